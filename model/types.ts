@@ -1,0 +1,93 @@
+// The public types of the contract (CONTRACT.md, "Values" and "The interface").
+
+/** Requester ID / stream ID: integer, 0 <= d < 2^deviceIdBits. */
+export type DeviceId = number;
+/** `null` is RID traffic (no PASID); otherwise integer 1 <= p < 2^pasidBits. */
+export type Pasid = number | null;
+/** Chosen by the caller, as in virtio-iommu: integer, 0 <= id < 2^32. */
+export type DomainId = number;
+/** Bit mask of READ and WRITE; valid values 1, 2, 3. */
+export type Prot = number;
+export type Access = 'read' | 'write';
+export type Errno = 'EINVAL' | 'ENOENT' | 'EEXIST' | 'EBUSY' | 'ERANGE' | 'ENOSPC';
+export type Fault = 'blocked' | 'not-mapped' | 'permission';
+export type DomainType = 'paging' | 'identity' | 'blocked';
+export type Levels = 3 | 4 | 5;
+export type Invalidation = 'strict' | 'deferred';
+export type UnmapMode = 'split' | 'whole';
+
+export const READ = 1;
+export const WRITE = 2;
+export const PAGE_SIZE = 4096n;
+export const SIZE_4K = 0x1000n;
+export const SIZE_2M = 0x20_0000n;
+export const SIZE_1G = 0x4000_0000n;
+export const ALL_PAGE_SIZES: readonly bigint[] = [SIZE_4K, SIZE_2M, SIZE_1G];
+/** Physical addresses are 52 bits wide. */
+export const PA_LIMIT = 1n << 52n;
+/** Addresses and sizes have u64 semantics. */
+export const U64_LIMIT = 1n << 64n;
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: Errno };
+/** A success of a `Result<void>`; a `value` key, if present, is ignored. */
+export type VoidResult = { ok: true; value?: unknown } | { ok: false; error: Errno };
+export type Translation =
+  | { ok: true; pa: bigint }
+  | { ok: false; fault: Fault }
+  | { ok: false; error: 'EINVAL' };
+/** Every method may answer directly or through a promise. */
+export type Answer<T> = T | Promise<T>;
+
+export interface DomainOptions {
+  type?: DomainType;
+  levels?: Levels;
+  pageSizes?: bigint[];
+  invalidation?: Invalidation;
+  unmap?: UnmapMode;
+  aperture?: bigint;
+}
+
+export interface Capabilities {
+  deviceIdBits?: number;
+  pasidBits?: number;
+  maxDomains?: number;
+  levels?: Levels[];
+  pageSizes?: bigint[];
+  canonicalAddresses?: boolean;
+}
+
+export interface Iommu {
+  readonly capabilities?: Capabilities;
+  createDomain(id: DomainId, options?: DomainOptions): Answer<VoidResult>;
+  destroyDomain(id: DomainId): Answer<VoidResult>;
+  attachDevice(device: DeviceId, domain: DomainId): Answer<VoidResult>;
+  detachDevice(device: DeviceId): Answer<VoidResult>;
+  attachPasid(device: DeviceId, pasid: number, domain: DomainId): Answer<VoidResult>;
+  detachPasid(device: DeviceId, pasid: number): Answer<VoidResult>;
+  map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): Answer<VoidResult>;
+  unmap(domain: DomainId, iova: bigint, size: bigint): Answer<Result<bigint>>;
+  flush(domain: DomainId): Answer<VoidResult>;
+  translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Answer<Translation>;
+}
+
+/** One call of the interface, as data: what the harness generates, prints and replays. */
+export type Call =
+  | { op: 'createDomain'; id: DomainId; options?: DomainOptions }
+  | { op: 'destroyDomain'; id: DomainId }
+  | { op: 'attachDevice'; device: DeviceId; domain: DomainId }
+  | { op: 'detachDevice'; device: DeviceId }
+  | { op: 'attachPasid'; device: DeviceId; pasid: number; domain: DomainId }
+  | { op: 'detachPasid'; device: DeviceId; pasid: number }
+  | { op: 'map'; domain: DomainId; iova: bigint; pa: bigint; size: bigint; prot: Prot }
+  | { op: 'unmap'; domain: DomainId; iova: bigint; size: bigint }
+  | { op: 'flush'; domain: DomainId }
+  | { op: 'translate'; device: DeviceId; pasid: Pasid; iova: bigint; access: Access };
+
+export type Op = Call['op'];
+export type CallOf<O extends Op> = Extract<Call, { op: O }>;
+/** What each call answers. */
+export type AnswerOf<C extends Call> = C extends { op: 'translate' }
+  ? Translation
+  : C extends { op: 'unmap' }
+    ? Result<bigint>
+    : VoidResult;
