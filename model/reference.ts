@@ -1,0 +1,416 @@
+// The reference model: the executable statement of CONTRACT.md. No caches, no cleverness: each
+// rule appears once, beside the contract sentence it comes from. Besides the `Iommu` face (which
+// answers the current state), it states what else is conforming: the errors a call may answer
+// (`allowedErrors`) and the stale translations a deferred domain may still give
+// (`allowedTranslations`), and judges an implementation's answer (`check`).
+import { AddressSpace, type Extent } from './address-space.ts';
+import {
+  PA_LIMIT,
+  PAGE_SIZE,
+  READ,
+  WRITE,
+  type Access,
+  type AnswerOf,
+  type Call,
+  type CallOf,
+  type Capabilities,
+  type DeviceId,
+  type DomainId,
+  type DomainOptions,
+  type Errno,
+  type Iommu,
+  type Pasid,
+  type Prot,
+  type Result,
+  type Translation,
+  type VoidResult,
+} from './types.ts';
+import {
+  isAccess,
+  isDeviceId,
+  isDomainId,
+  isPasidNumber,
+  isPasidOrRid,
+  isProt,
+  isU64,
+  parseDomainOptions,
+  resolveCapabilities,
+  type DomainConfig,
+  type ResolvedCapabilities,
+} from './validate.ts';
+
+interface Domain {
+  readonly config: DomainConfig;
+  readonly space: AddressSpace;
+  /** Deferred domains: the pieces unmapped since the last flush, whose answers stay allowed. */
+  stale: Extent[];
+}
+
+/** A read-only view of one domain, for generators and reports. */
+export interface DomainView {
+  readonly id: DomainId;
+  readonly config: DomainConfig;
+  readonly mappings: readonly Extent[];
+  readonly stale: readonly Extent[];
+}
+
+export interface AttachmentView {
+  readonly device: DeviceId;
+  readonly pasid: Pasid;
+  readonly domain: DomainId;
+}
+
+/** Which errors a call may answer, and whether success is allowed besides them. */
+export interface AllowedErrors {
+  readonly errors: readonly Errno[];
+  readonly mayAlsoSucceed: boolean;
+}
+
+export type Verdict =
+  | { readonly conforming: true; readonly stale: boolean }
+  | { readonly conforming: false; readonly expected: string; readonly actual: string };
+
+const BLOCKED: Translation = { ok: false, fault: 'blocked' };
+const NOT_MAPPED: Translation = { ok: false, fault: 'not-mapped' };
+const PERMISSION: Translation = { ok: false, fault: 'permission' };
+const EINVAL_TRANSLATION: Translation = { ok: false, error: 'EINVAL' };
+
+const isAligned = (x: bigint): boolean => x % PAGE_SIZE === 0n;
+const hex = (x: bigint): string => `0x${x.toString(16)}`;
+
+/** A canonical text for a translation, or undefined when the value is not one. */
+export function describeTranslation(t: unknown): string | undefined {
+  if (typeof t !== 'object' || t === null) return undefined;
+  const r = t as { ok?: unknown; pa?: unknown; fault?: unknown; error?: unknown };
+  if (r.ok === true) return typeof r.pa === 'bigint' ? `pa ${hex(r.pa)}` : undefined;
+  if (r.ok !== false) return undefined;
+  if (r.fault === 'blocked' || r.fault === 'not-mapped' || r.fault === 'permission') return `fault ${r.fault}`;
+  return r.error === 'EINVAL' ? 'error EINVAL' : undefined;
+}
+
+/** A canonical text for a Result, or undefined when the value is not one. */
+export function describeResult(r: unknown, op: Call['op']): string | undefined {
+  if (typeof r !== 'object' || r === null) return undefined;
+  const v = r as { ok?: unknown; value?: unknown; error?: unknown };
+  if (v.ok === true) {
+    if (op !== 'unmap') return 'ok';
+    return typeof v.value === 'bigint' ? `ok ${hex(v.value)}` : undefined;
+  }
+  const errnos: readonly unknown[] = ['EINVAL', 'ENOENT', 'EEXIST', 'EBUSY', 'ERANGE', 'ENOSPC'];
+  return v.ok === false && errnos.includes(v.error) ? `error ${String(v.error)}` : undefined;
+}
+
+/** What one mapping answers for an access ("a 'write' without WRITE: 'permission'"). */
+function answersOf(e: Extent, iova: bigint, access: Access): Translation[] {
+  const pa: Translation = { ok: true, pa: e.pa + (iova - e.iova) };
+  if (access === 'write') return e.prot & WRITE ? [pa] : [PERMISSION];
+  // "A 'read' of a write-only mapping may either fault 'permission' or succeed."
+  return e.prot & READ ? [pa] : [PERMISSION, pa];
+}
+
+export class ReferenceIommu implements Iommu {
+  readonly capabilities?: Capabilities;
+  private readonly caps: ResolvedCapabilities;
+  private readonly domains = new Map<DomainId, Domain>();
+  private readonly ridDomain = new Map<DeviceId, DomainId>();
+  private readonly pasidDomain = new Map<string, DomainId>();
+
+  /** Throws a TypeError for invalid capabilities (a mistake of the caller, not of a call). */
+  constructor(capabilities?: Capabilities) {
+    this.caps = resolveCapabilities(capabilities);
+    if (capabilities !== undefined) this.capabilities = capabilities;
+  }
+
+  // ---- The Iommu face: the current state, one deterministic answer per call. ----
+
+  createDomain(id: DomainId, options?: DomainOptions): VoidResult {
+    return this.perform(options === undefined ? { op: 'createDomain', id } : { op: 'createDomain', id, options });
+  }
+  destroyDomain(id: DomainId): VoidResult {
+    return this.perform({ op: 'destroyDomain', id });
+  }
+  attachDevice(device: DeviceId, domain: DomainId): VoidResult {
+    return this.perform({ op: 'attachDevice', device, domain });
+  }
+  detachDevice(device: DeviceId): VoidResult {
+    return this.perform({ op: 'detachDevice', device });
+  }
+  attachPasid(device: DeviceId, pasid: number, domain: DomainId): VoidResult {
+    return this.perform({ op: 'attachPasid', device, pasid, domain });
+  }
+  detachPasid(device: DeviceId, pasid: number): VoidResult {
+    return this.perform({ op: 'detachPasid', device, pasid });
+  }
+  map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): VoidResult {
+    return this.perform({ op: 'map', domain, iova, pa, size, prot });
+  }
+  unmap(domain: DomainId, iova: bigint, size: bigint): Result<bigint> {
+    return this.perform({ op: 'unmap', domain, iova, size });
+  }
+  flush(domain: DomainId): VoidResult {
+    return this.perform({ op: 'flush', domain });
+  }
+  translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
+    return this.allowedTranslations(device, pasid, iova, access)[0];
+  }
+
+  /** Performs a call: the first applicable error, else the success. */
+  perform<C extends Call>(call: C): AnswerOf<C> {
+    if (call.op === 'translate') return this.translate(call.device, call.pasid, call.iova, call.access) as AnswerOf<C>;
+    const { errors } = this.allowedErrors(call);
+    return (errors.length > 0 ? { ok: false, error: errors[0] } : this.apply(call)) as AnswerOf<C>;
+  }
+
+  // ---- What is allowed. ----
+
+  /** "Any argument outside its range ... is answered with EINVAL ... argument validity comes first." */
+  argumentsValid(call: Call): boolean {
+    const c = this.caps;
+    switch (call.op) {
+      case 'createDomain':
+      case 'destroyDomain':
+        return isDomainId(call.id);
+      case 'flush':
+        return isDomainId(call.domain);
+      case 'attachDevice':
+        return isDeviceId(call.device, c) && isDomainId(call.domain);
+      case 'detachDevice':
+        return isDeviceId(call.device, c);
+      case 'attachPasid':
+        return isDeviceId(call.device, c) && isPasidNumber(call.pasid, c) && isDomainId(call.domain);
+      case 'detachPasid':
+        return isDeviceId(call.device, c) && isPasidNumber(call.pasid, c);
+      case 'map':
+        return isDomainId(call.domain) && isU64(call.iova) && isU64(call.pa) && isU64(call.size) && isProt(call.prot);
+      case 'unmap':
+        return isDomainId(call.domain) && isU64(call.iova) && isU64(call.size);
+      case 'translate':
+        return isDeviceId(call.device, c) && isPasidOrRid(call.pasid, c) && isU64(call.iova) && isAccess(call.access);
+    }
+  }
+
+  /**
+   * Every error the call may answer ("if several error conditions of a call hold, any one of them
+   * is a conforming answer"), in the order the face answers them.
+   */
+  allowedErrors(call: Call): AllowedErrors {
+    if (!this.argumentsValid(call)) return { errors: ['EINVAL'], mayAlsoSucceed: false };
+    const errors: Errno[] = [];
+    const when = (condition: boolean, errno: Errno): void => {
+      if (condition && !errors.includes(errno)) errors.push(errno);
+    };
+    switch (call.op) {
+      case 'createDomain':
+        when(parseDomainOptions(call.options, this.caps) === undefined, 'EINVAL'); // bad options
+        when(this.domains.has(call.id), 'EEXIST'); // "EEXIST if the id is in use"
+        // "createDomain may answer ENOSPC only when maxDomains domains exist" (may: success too).
+        if (errors.length === 0 && this.domains.size >= this.caps.maxDomains)
+          return { errors: ['ENOSPC'], mayAlsoSucceed: true };
+        when(this.domains.size >= this.caps.maxDomains, 'ENOSPC');
+        break;
+      case 'destroyDomain':
+        when(!this.domains.has(call.id), 'ENOENT'); // "ENOENT if unknown"
+        when(this.isAttached(call.id), 'EBUSY'); // "EBUSY if attached to any device or (device, PASID)"
+        break;
+      case 'attachDevice':
+        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if the domain is unknown"
+        break;
+      case 'detachDevice':
+        when(!this.ridDomain.has(call.device), 'ENOENT'); // "ENOENT if the device has no RID domain"
+        break;
+      case 'attachPasid':
+        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT for an unknown domain"
+        when(this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'EBUSY'); // "already has a domain"
+        break;
+      case 'detachPasid':
+        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT'); // "if it has none"
+        break;
+      case 'map':
+        this.mapErrors(call, when);
+        break;
+      case 'unmap':
+        this.unmapErrors(call, when);
+        break;
+      case 'flush':
+        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if unknown"
+        break;
+      case 'translate':
+        break; // translate answers faults, not errors
+    }
+    return { errors, mayAlsoSucceed: false };
+  }
+
+  private mapErrors(call: CallOf<'map'>, when: (condition: boolean, errno: Errno) => void): void {
+    const domain = this.domains.get(call.domain);
+    const config = domain?.config;
+    when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
+    when(config !== undefined && config.type !== 'paging', 'EINVAL'); // "EINVAL if the domain is not paging"
+    when(call.size === 0n, 'EINVAL'); // "size is 0"
+    when(!isAligned(call.iova) || !isAligned(call.pa) || !isAligned(call.size), 'EINVAL'); // "not a multiple of 4096"
+    when(config?.type === 'paging' && call.iova + call.size > config.aperture, 'ERANGE'); // "passes the aperture"
+    when(call.pa + call.size > PA_LIMIT, 'ERANGE'); // "or pa + size passes 2^52"
+    when(config?.type === 'paging' && domain!.space.anyMapped(call.iova, call.size), 'EEXIST'); // "any page mapped"
+  }
+
+  private unmapErrors(call: CallOf<'unmap'>, when: (condition: boolean, errno: Errno) => void): void {
+    const domain = this.domains.get(call.domain);
+    const config = domain?.config;
+    when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
+    when(config !== undefined && config.type !== 'paging', 'EINVAL'); // "EINVAL if not paging"
+    when(call.size === 0n, 'EINVAL'); // "size is 0"
+    when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL'); // "iova/size not multiples of 4096"
+    when(config?.type === 'paging' && call.iova + call.size > config.aperture, 'ERANGE'); // "passes the aperture"
+    // 'whole': "the range must not cut through a mapping made by one map call: if it does, EINVAL".
+    when(config?.type === 'paging' && config.unmap === 'whole' && domain!.space.cutsThrough(call.iova, call.size), 'EINVAL');
+  }
+
+  /**
+   * Every conforming answer of translate, the current state's first. A deferred domain adds, for
+   * a page unmapped since its last flush, what each mapping removed from it would answer.
+   */
+  allowedTranslations(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation[] {
+    const { current, stale } = this.translations(device, pasid, iova, access);
+    return dedupe([...current, ...stale]);
+  }
+
+  private translations(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): { current: Translation[]; stale: Translation[] } {
+    if (!this.argumentsValid({ op: 'translate', device, pasid, iova, access })) return { current: [EINVAL_TRANSLATION], stale: [] };
+    // "finds the domain attached to (device, pasid), or to the device's RID when pasid is null";
+    // PASID traffic never falls back to the RID domain.
+    const id = pasid === null ? this.ridDomain.get(device) : this.pasidDomain.get(pasidKey(device, pasid));
+    const domain = id === undefined ? undefined : this.domains.get(id);
+    // "none, or a blocked domain: 'blocked'"
+    if (domain === undefined || domain.config.type === 'blocked') return { current: [BLOCKED], stale: [] };
+    // identity: "pa = iova for iova < 2^52; at or above, either 'not-mapped' or pa = iova exactly"
+    if (domain.config.type === 'identity')
+      return { current: iova < PA_LIMIT ? [{ ok: true, pa: iova }] : [NOT_MAPPED, { ok: true, pa: iova }], stale: [] };
+    // paging: "no mapping (or iova outside the aperture): 'not-mapped'"
+    const mapping = iova < domain.config.aperture ? domain.space.lookup(iova) : undefined;
+    const current = mapping ? answersOf(mapping, iova, access) : [NOT_MAPPED];
+    // deferred: the removed mappings' answers stay conforming until the next flush or destroy.
+    const stale = domain.stale.filter((e) => e.iova <= iova && iova < e.iova + e.size).flatMap((e) => answersOf(e, iova, access));
+    return { current, stale };
+  }
+
+  /**
+   * Judges an implementation's answer to `call` against the allowed set; when it conforms, the
+   * model takes the same step (so that an allowed ENOSPC or success is followed as answered).
+   */
+  check(call: Call, answer: unknown): Verdict {
+    if (call.op === 'translate') {
+      const { current, stale } = this.translations(call.device, call.pasid, call.iova, call.access);
+      const actual = describeTranslation(answer);
+      const isIn = (set: Translation[]): boolean => set.some((t) => describeTranslation(t) === actual);
+      if (actual !== undefined && isIn(current)) return { conforming: true, stale: false };
+      if (actual !== undefined && isIn(stale)) return { conforming: true, stale: true };
+      return notConforming(dedupe([...current, ...stale]).map((t) => describeTranslation(t)!), answer, actual);
+    }
+    const { errors, mayAlsoSucceed } = this.allowedErrors(call);
+    const success = errors.length === 0 || mayAlsoSucceed ? this.successText(call) : undefined;
+    const allowed = [...(success === undefined ? [] : [success]), ...errors.map((e) => `error ${e}`)];
+    const actual = describeResult(answer, call.op);
+    if (actual === undefined || !allowed.includes(actual)) return notConforming(allowed, answer, actual);
+    if (actual === success) this.apply(call);
+    return { conforming: true, stale: false };
+  }
+
+  private successText(call: Exclude<Call, { op: 'translate' }>): string {
+    if (call.op !== 'unmap') return 'ok';
+    const bytes = this.domains.get(call.domain)!.space.list().reduce((sum, e) => {
+      const from = e.iova > call.iova ? e.iova : call.iova;
+      const to = e.iova + e.size < call.iova + call.size ? e.iova + e.size : call.iova + call.size;
+      return from < to ? sum + (to - from) : sum;
+    }, 0n);
+    return `ok ${hex(bytes)}`;
+  }
+
+  // ---- The state transitions of successful calls. ----
+
+  private apply(call: Exclude<Call, { op: 'translate' }>): VoidResult | Result<bigint> {
+    switch (call.op) {
+      case 'createDomain':
+        // "A new paging domain is empty"; "after destroy the id may be created again, empty".
+        this.domains.set(call.id, { config: parseDomainOptions(call.options, this.caps)!, space: new AddressSpace(), stale: [] });
+        break;
+      case 'destroyDomain':
+        this.domains.delete(call.id); // closes its deferred window too
+        break;
+      case 'attachDevice':
+        this.ridDomain.set(call.device, call.domain); // "Replaces the device's current RID domain"
+        break;
+      case 'detachDevice':
+        this.ridDomain.delete(call.device); // "Afterwards RID traffic of the device is blocked"
+        break;
+      case 'attachPasid':
+        this.pasidDomain.set(pasidKey(call.device, call.pasid), call.domain);
+        break;
+      case 'detachPasid':
+        this.pasidDomain.delete(pasidKey(call.device, call.pasid)); // "traffic with that PASID is blocked"
+        break;
+      case 'map':
+        // "every page iova + k*4096 translates to pa + k*4096 with prot"
+        this.domains.get(call.domain)!.space.insert({ iova: call.iova, size: call.size, pa: call.pa, prot: call.prot });
+        break;
+      case 'unmap': {
+        // 'split' removes every mapped page of the range; 'whole' (no cut, checked above) removes
+        // the mappings inside it: either way the answer is the bytes that were mapped there.
+        const domain = this.domains.get(call.domain)!;
+        const removed = domain.space.remove(call.iova, call.size);
+        if (domain.config.type === 'paging' && domain.config.invalidation === 'deferred') domain.stale.push(...removed);
+        return { ok: true, value: removed.reduce((sum, e) => sum + e.size, 0n) };
+      }
+      case 'flush':
+        // "In a deferred domain it completes the invalidation of everything unmapped before it."
+        this.domains.get(call.domain)!.stale = [];
+        break;
+    }
+    return { ok: true };
+  }
+
+  // ---- Read-only views, for generators and reports. ----
+
+  get resolvedCapabilities(): ResolvedCapabilities {
+    return this.caps;
+  }
+
+  domainViews(): DomainView[] {
+    return [...this.domains].map(([id, d]) => ({ id, config: d.config, mappings: d.space.list(), stale: d.stale }));
+  }
+
+  attachments(): AttachmentView[] {
+    const rid = [...this.ridDomain].map(([device, domain]) => ({ device, pasid: null, domain }));
+    const pasids = [...this.pasidDomain].map(([key, domain]) => {
+      const [device, pasid] = key.split('/').map(Number);
+      return { device, pasid, domain };
+    });
+    return [...rid, ...pasids];
+  }
+
+  private isAttached(id: DomainId): boolean {
+    return [...this.ridDomain.values(), ...this.pasidDomain.values()].includes(id);
+  }
+}
+
+const pasidKey = (device: DeviceId, pasid: number): string => `${device}/${pasid}`;
+
+function dedupe(ts: Translation[]): Translation[] {
+  const seen = new Set<string | undefined>();
+  return ts.filter((t) => {
+    const key = describeTranslation(t);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function notConforming(allowed: string[], answer: unknown, actual: string | undefined): Verdict {
+  return { conforming: false, expected: allowed.join(' | '), actual: actual ?? `malformed answer ${safeString(answer)}` };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
