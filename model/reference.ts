@@ -305,23 +305,30 @@ export class ReferenceIommu implements Iommu {
       if (actual !== undefined && isIn(stale)) return { conforming: true, stale: true };
       return notConforming(dedupe([...current, ...stale]).map((t) => describeTranslation(t)!), answer, actual);
     }
-    const { errors, mayAlsoSucceed } = this.allowedErrors(call);
-    const success = errors.length === 0 || mayAlsoSucceed ? this.successText(call) : undefined;
-    const allowed = [...(success === undefined ? [] : [success]), ...errors.map((e) => `error ${e}`)];
+    const allowed = this.allowedAnswers(call);
+    const texts = allowed.map((a) => describeResult(a, call.op)!);
     const actual = describeResult(answer, call.op);
-    if (actual === undefined || !allowed.includes(actual)) return notConforming(allowed, answer, actual);
-    if (actual === success) this.apply(call);
+    if (actual === undefined || !texts.includes(actual)) return notConforming(texts, answer, actual);
+    if (allowed[texts.indexOf(actual)].ok) this.apply(call);
     return { conforming: true, stale: false };
   }
 
-  private successText(call: Exclude<Call, { op: 'translate' }>): string {
-    if (call.op !== 'unmap') return 'ok';
+  /** Every conforming answer of a call other than translate: its success, if allowed, and its errors. */
+  allowedAnswers(call: Exclude<Call, { op: 'translate' }>): (VoidResult | Result<bigint>)[] {
+    const { errors, mayAlsoSucceed } = this.allowedErrors(call);
+    const failures = errors.map((error): VoidResult => ({ ok: false, error }));
+    return errors.length === 0 || mayAlsoSucceed ? [this.successOf(call), ...failures] : failures;
+  }
+
+  private successOf(call: Exclude<Call, { op: 'translate' }>): VoidResult | Result<bigint> {
+    if (call.op !== 'unmap') return { ok: true };
+    // Either mode answers the bytes that were mapped in the range.
     const bytes = this.domains.get(call.domain)!.space.list().reduce((sum, e) => {
       const from = e.iova > call.iova ? e.iova : call.iova;
       const to = e.iova + e.size < call.iova + call.size ? e.iova + e.size : call.iova + call.size;
       return from < to ? sum + (to - from) : sum;
     }, 0n);
-    return `ok ${hex(bytes)}`;
+    return { ok: true, value: bytes };
   }
 
   // ---- The state transitions of successful calls. ----
