@@ -95,6 +95,9 @@ export const isAccess = (x: unknown): x is Access => x === 'read' || x === 'writ
 export const maxAperture = (levels: Levels, caps: ResolvedCapabilities): bigint =>
   1n << BigInt((caps.canonicalAddresses ? 11 : 12) + 9 * levels);
 
+/** An option's value, or its default when absent (undefined; null is a value, and a bad one). */
+const orDefault = (value: unknown, fallback: unknown): unknown => (value === undefined ? fallback : value);
+
 const isPowerOfTwo = (x: bigint): boolean => x > 0n && (x & (x - 1n)) === 0n;
 
 /**
@@ -108,24 +111,24 @@ export function parseDomainOptions(options: unknown, caps: ResolvedCapabilities)
   const given = options as Record<string, unknown>;
   const present = Object.keys(given).filter((k) => given[k] !== undefined);
   if (!present.every((k) => (OPTION_KEYS as readonly string[]).includes(k))) return undefined;
-  const type = given.type ?? 'paging';
+  const type = orDefault(given.type, 'paging');
   if (type === 'identity' || type === 'blocked') {
     // Paging-only options on an identity or blocked domain are EINVAL.
     return present.some((k) => (PAGING_ONLY_KEYS as readonly string[]).includes(k)) ? undefined : { type };
   }
   if (type !== 'paging') return undefined;
 
-  const levels = given.levels ?? (caps.levels.includes(4) ? 4 : caps.levels[caps.levels.length - 1]);
+  const levels = orDefault(given.levels, caps.levels.includes(4) ? 4 : caps.levels[caps.levels.length - 1]);
   if (!caps.levels.includes(levels as Levels)) return undefined;
-  const pageSizes = given.pageSizes ?? caps.pageSizes;
+  const pageSizes = orDefault(given.pageSizes, caps.pageSizes);
   if (!Array.isArray(pageSizes) || !pageSizes.includes(SIZE_4K)) return undefined;
   if (!pageSizes.every((s) => caps.pageSizes.includes(s as bigint))) return undefined;
-  const invalidation = given.invalidation ?? 'strict';
+  const invalidation = orDefault(given.invalidation, 'strict');
   if (invalidation !== 'strict' && invalidation !== 'deferred') return undefined;
-  const unmap = given.unmap ?? 'split';
+  const unmap = orDefault(given.unmap, 'split');
   if (unmap !== 'split' && unmap !== 'whole') return undefined;
   const limit = maxAperture(levels as Levels, caps);
-  const aperture = given.aperture ?? limit;
+  const aperture = orDefault(given.aperture, limit);
   if (typeof aperture !== 'bigint' || !isPowerOfTwo(aperture)) return undefined;
   if (aperture < 1n << 21n || aperture > limit) return undefined;
   return {
