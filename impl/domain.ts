@@ -1,0 +1,66 @@
+// The state of one domain. One class for every type, so that the hot path stays monomorphic.
+import type { DomainConfig } from '../model/validate.ts';
+
+export const PAGING = 0;
+export const IDENTITY = 1;
+export const BLOCKED = 2;
+
+export class Domain {
+  /** 0 paging, 1 identity, 2 blocked. */
+  readonly kind: number;
+  /** Levels of the table (paging); the root is at level `levels - 1`. */
+  readonly levels: number;
+  /** End of the IOVA space, as bigint and as a PFN. */
+  readonly aperture: bigint;
+  readonly aperturePfn: number;
+  /** Whether a leaf may sit at level 0 (4K), 1 (2M), 2 (1G). */
+  readonly leafOk: readonly boolean[];
+  readonly deferred: boolean;
+  readonly whole: boolean;
+  /** Root table page in the arena (-1 when not paging). */
+  root = -1;
+  /** Devices and (device, PASID)s attached. */
+  attached = 0;
+  /** Pages currently mapped. */
+  mappedPages = 0;
+
+  // IOTLB: this domain's cached leaves, frame at that leaf's granularity -> IOTLB slot. Keyed
+  // per domain object, which is the tag: a re-created id is a new object with a new tag.
+  readonly tlb0 = new Map<number, number>();
+  readonly tlb1 = new Map<number, number>();
+  readonly tlb2 = new Map<number, number>();
+  readonly tlbs: readonly Map<number, number>[] = [this.tlb0, this.tlb1, this.tlb2];
+
+  /** Deferred invalidation queue: PFN ranges [qa[i], qb[i]) unmapped since the last flush. */
+  qa: number[] = [];
+  qb: number[] = [];
+
+  /** 'whole' domains: map-call extents [extA[i], extB[i]), sorted and disjoint, in PFNs. */
+  extA: number[] = [];
+  extB: number[] = [];
+
+  constructor(
+    readonly id: number,
+    /** The hardware tag (like a VT-d DID or SMMU ASID), never reused. */
+    readonly tag: number,
+    readonly config: DomainConfig,
+  ) {
+    if (config.type === 'paging') {
+      this.kind = PAGING;
+      this.levels = config.levels;
+      this.aperture = config.aperture;
+      this.aperturePfn = Number(config.aperture >> 12n);
+      this.leafOk = [true, config.pageSizes.includes(0x20_0000n), config.pageSizes.includes(0x4000_0000n), false, false];
+      this.deferred = config.invalidation === 'deferred';
+      this.whole = config.unmap === 'whole';
+    } else {
+      this.kind = config.type === 'identity' ? IDENTITY : BLOCKED;
+      this.levels = 0;
+      this.aperture = 0n;
+      this.aperturePfn = 0;
+      this.leafOk = [false, false, false, false, false];
+      this.deferred = false;
+      this.whole = false;
+    }
+  }
+}

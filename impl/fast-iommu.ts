@@ -1,0 +1,653 @@
+// FastIommu: an optimized IOMMU plus its driver, in the shape of real hardware.
+//
+// - Context tables (device -> RID domain, device -> PASID -> domain), always current.
+// - Per paging domain a packed radix page table (3, 4 or 5 levels of 512 entries) in one shared
+//   arena of table pages (pagetable.ts), with 4K/2M/1G leaves chosen greedily.
+// - An IOTLB (iotlb.ts) of leaf translations tagged by domain, filled by page walks on a miss,
+//   invalidated at unmap (strict) or at flush (deferred, through a per-domain flush queue).
+import {
+  PA_LIMIT,
+  type Access,
+  type Capabilities,
+  type DeviceId,
+  type DomainId,
+  type DomainOptions,
+  type Errno,
+  type Iommu,
+  type Pasid,
+  type Prot,
+  type Result,
+  type Translation,
+  type VoidResult,
+} from '../model/types.ts';
+import {
+  isAccess,
+  isDeviceId,
+  isDomainId,
+  isPasidNumber,
+  isPasidOrRid,
+  isProt,
+  isU64,
+  parseDomainOptions,
+  resolveCapabilities,
+  type ResolvedCapabilities,
+} from '../model/validate.ts';
+import { BLOCKED, Domain, IDENTITY, PAGING } from './domain.ts';
+import { Iotlb } from './iotlb.ts';
+import {
+  ENTRIES,
+  PA_PFN_LIMIT,
+  PTE_LEAF,
+  PTE_PROT,
+  PTE_VALID,
+  SPAN,
+  TableArena,
+  anyMapped,
+  forEachLeaf,
+  freeTree,
+  mapRange,
+  unmapRange,
+} from './pagetable.ts';
+
+export interface FastIommuOptions {
+  /** IOTLB entries: default 1024; 0 disables the IOTLB; Infinity never evicts. */
+  iotlbSize?: number;
+  /** What the implementation declares; default: all defaults (and no `capabilities` property). */
+  capabilities?: Capabilities;
+}
+
+export interface FastIommuStats {
+  domains: number;
+  /** Table pages in use (allocated minus free) and the arena's size in pages and bytes. */
+  tablePages: number;
+  arenaPages: number;
+  arenaBytes: number;
+  /** Bytes of the table pages in use (tablePages * 4096). */
+  tableBytes: number;
+  mappedPages: number;
+  iotlbCapacity: number;
+  iotlbEntries: number;
+  iotlbHits: number;
+  iotlbMisses: number;
+  iotlbFills: number;
+  iotlbEvictions: number;
+  iotlbInvalidated: number;
+  pageWalks: number;
+  /** Ranges waiting in deferred domains' flush queues, and queue overflows (domain flushes). */
+  pendingInvalidations: number;
+  flushQueueOverflows: number;
+}
+
+const DEFAULT_IOTLB_SIZE = 1024;
+/** A deferred domain's flush queue holds this many ranges; beyond, the domain's IOTLB entries are
+ * all invalidated instead (as Linux's flush queue does when full). */
+const FLUSH_QUEUE_SIZE = 256;
+const TWO53 = 1n << 53n;
+const LOW27 = 134217728; // 2^27: PFN bits of levels 0..2
+
+const OK: VoidResult = Object.freeze({ ok: true }) as VoidResult;
+const err = <E extends Errno>(error: E): { ok: false; error: E } => Object.freeze({ ok: false as const, error });
+const EINVAL = err('EINVAL');
+const ENOENT = err('ENOENT');
+const EEXIST = err('EEXIST');
+const EBUSY = err('EBUSY');
+const ERANGE = err('ERANGE');
+const ENOSPC = err('ENOSPC');
+const F_BLOCKED: Translation = Object.freeze({ ok: false as const, fault: 'blocked' as const });
+const F_NOT_MAPPED: Translation = Object.freeze({ ok: false as const, fault: 'not-mapped' as const });
+const F_PERMISSION: Translation = Object.freeze({ ok: false as const, fault: 'permission' as const });
+
+/** First index i with xs[i] > x (xs sorted ascending). */
+function upperBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** First index i with xs[i] >= x (xs sorted ascending). */
+function lowerBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! >= x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+export class FastIommu implements Iommu {
+  declare readonly capabilities?: Capabilities;
+  private readonly caps: ResolvedCapabilities;
+  private readonly domains = new Map<number, Domain>();
+  /** Context tables: device -> RID domain; device -> PASID -> domain. */
+  private readonly rid = new Map<number, Domain>();
+  private readonly pasids = new Map<number, Map<number, Domain>>();
+  private readonly arena = new TableArena();
+  private readonly tlb: Iotlb;
+  private nextTag = 1;
+  private walks = 0;
+  private fqOverflows = 0;
+
+  constructor(options: FastIommuOptions = {}) {
+    const size = options.iotlbSize ?? DEFAULT_IOTLB_SIZE;
+    if (typeof size !== 'number' || !(size >= 0) || !(Number.isInteger(size) || size === Number.POSITIVE_INFINITY))
+      throw new TypeError('iotlbSize must be a non-negative integer or Infinity');
+    this.caps = resolveCapabilities(options.capabilities);
+    if (options.capabilities !== undefined) {
+      Object.defineProperty(this, 'capabilities', { value: options.capabilities, enumerable: true });
+    }
+    this.tlb = new Iotlb(size);
+  }
+
+  // ---------------------------------------------------------------- domains
+
+  createDomain(id: DomainId, options?: DomainOptions): VoidResult {
+    if (!isDomainId(id)) return EINVAL;
+    const config = parseDomainOptions(options, this.caps);
+    if (config === undefined) return EINVAL;
+    if (this.domains.has(id)) return EEXIST;
+    if (this.domains.size >= this.caps.maxDomains) return ENOSPC;
+    const d = new Domain(id, this.nextTag++, config);
+    if (d.kind === PAGING) d.root = this.arena.alloc();
+    this.domains.set(id, d);
+    return OK;
+  }
+
+  destroyDomain(id: DomainId): VoidResult {
+    if (!isDomainId(id)) return EINVAL;
+    const d = this.domains.get(id);
+    if (d === undefined) return ENOENT;
+    if (d.attached !== 0) return EBUSY;
+    this.tlb.invalidateDomain(d);
+    d.qa.length = 0;
+    d.qb.length = 0;
+    if (d.kind === PAGING) {
+      freeTree(this.arena, d.root, d.levels - 1);
+      d.root = -1;
+    }
+    this.domains.delete(id);
+    return OK;
+  }
+
+  // ---------------------------------------------------------------- context tables
+
+  attachDevice(device: DeviceId, domain: DomainId): VoidResult {
+    if (!isDeviceId(device, this.caps) || !isDomainId(domain)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    const old = this.rid.get(device);
+    if (old !== undefined) old.attached--;
+    this.rid.set(device, d);
+    d.attached++;
+    return OK;
+  }
+
+  detachDevice(device: DeviceId): VoidResult {
+    if (!isDeviceId(device, this.caps)) return EINVAL;
+    const old = this.rid.get(device);
+    if (old === undefined) return ENOENT;
+    old.attached--;
+    this.rid.delete(device);
+    return OK;
+  }
+
+  attachPasid(device: DeviceId, pasid: number, domain: DomainId): VoidResult {
+    if (!isDeviceId(device, this.caps) || !isPasidNumber(pasid, this.caps) || !isDomainId(domain)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    let table = this.pasids.get(device);
+    if (table?.has(pasid) === true) return EBUSY;
+    if (table === undefined) {
+      table = new Map();
+      this.pasids.set(device, table);
+    }
+    table.set(pasid, d);
+    d.attached++;
+    return OK;
+  }
+
+  detachPasid(device: DeviceId, pasid: number): VoidResult {
+    if (!isDeviceId(device, this.caps) || !isPasidNumber(pasid, this.caps)) return EINVAL;
+    const table = this.pasids.get(device);
+    const old = table?.get(pasid);
+    if (table === undefined || old === undefined) return ENOENT;
+    old.attached--;
+    table.delete(pasid);
+    if (table.size === 0) this.pasids.delete(device);
+    return OK;
+  }
+
+  // ---------------------------------------------------------------- map / unmap / flush
+
+  map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): VoidResult {
+    if (!isDomainId(domain) || !isU64(iova) || !isU64(pa) || !isU64(size) || !isProt(prot)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    if (d.kind !== PAGING || size === 0n || ((iova | pa | size) & 0xfffn) !== 0n) return EINVAL;
+    if (iova + size > d.aperture || pa + size > PA_LIMIT) return ERANGE;
+    const a = Number(iova >> 12n);
+    const n = Number(size >> 12n);
+    const b = a + n;
+    const top = d.levels - 1;
+    // Check the whole range before writing anything: a failed map leaves nothing behind.
+    if (anyMapped(this.arena, d.root, top, 0, a, b)) return EEXIST;
+    mapRange(this.arena, d.root, top, 0, a, b, Number(pa >> 12n) - a, prot, d.leafOk);
+    d.mappedPages += n;
+    if (d.whole) {
+      const i = lowerBound(d.extA, a);
+      if (i === d.extA.length) {
+        d.extA.push(a);
+        d.extB.push(b);
+      } else {
+        d.extA.splice(i, 0, a);
+        d.extB.splice(i, 0, b);
+      }
+    }
+    return OK;
+  }
+
+  unmap(domain: DomainId, iova: bigint, size: bigint): Result<bigint> {
+    if (!isDomainId(domain) || !isU64(iova) || !isU64(size)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    if (d.kind !== PAGING || size === 0n || ((iova | size) & 0xfffn) !== 0n) return EINVAL;
+    if (iova + size > d.aperture) return ERANGE;
+    let a = Number(iova >> 12n);
+    let b = a + Number(size >> 12n);
+    const top = d.levels - 1;
+    let pages = 0;
+    if (d.whole) {
+      // The range may not cut through a map call's extent.
+      const A = d.extA;
+      const B = d.extB;
+      const i = upperBound(B, a); // first extent ending after a
+      if (i < A.length && A[i]! < a) return EINVAL;
+      const j = lowerBound(A, b); // first extent starting at or after b
+      if (j > i && B[j - 1]! > b) return EINVAL;
+      if (j > i) {
+        // Leaves never straddle extents, so unmapping an extent exactly never splits.
+        for (let k = i; k < j; k++) pages += unmapRange(this.arena, d.root, top, 0, A[k]!, B[k]!);
+        a = A[i]!;
+        b = B[j - 1]!;
+        A.splice(i, j - i);
+        B.splice(i, j - i);
+      }
+    } else {
+      pages = unmapRange(this.arena, d.root, top, 0, a, b);
+    }
+    if (pages !== 0) {
+      d.mappedPages -= pages;
+      this.invalidateUnmapped(d, a, b);
+    }
+    return { ok: true, value: BigInt(pages) * 4096n };
+  }
+
+  /** After an unmap of [a, b): strict domains invalidate now, deferred ones queue the range. */
+  private invalidateUnmapped(d: Domain, a: number, b: number): void {
+    // With nothing of this domain cached, no stale entry can ever appear for this range.
+    if (d.tlb0.size === 0 && d.tlb1.size === 0 && d.tlb2.size === 0) return;
+    if (!d.deferred) {
+      this.tlb.invalidateRange(d, a, b);
+      return;
+    }
+    const n = d.qa.length;
+    if (n !== 0 && d.qb[n - 1]! >= a && d.qa[n - 1]! <= b) {
+      if (a < d.qa[n - 1]!) d.qa[n - 1] = a;
+      if (b > d.qb[n - 1]!) d.qb[n - 1] = b;
+    } else if (n >= FLUSH_QUEUE_SIZE) {
+      // Queue full: complete every pending invalidation of the domain now (this one included).
+      this.tlb.invalidateDomain(d);
+      d.qa.length = 0;
+      d.qb.length = 0;
+      this.fqOverflows++;
+    } else {
+      d.qa.push(a);
+      d.qb.push(b);
+    }
+  }
+
+  flush(domain: DomainId): VoidResult {
+    if (!isDomainId(domain)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    for (let i = 0; i < d.qa.length; i++) this.tlb.invalidateRange(d, d.qa[i]!, d.qb[i]!);
+    d.qa.length = 0;
+    d.qb.length = 0;
+    return OK;
+  }
+
+  // ---------------------------------------------------------------- translate
+
+  translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
+    const caps = this.caps;
+    if (!isDeviceId(device, caps) || !isPasidOrRid(pasid, caps) || !isU64(iova) || !isAccess(access)) return EINVAL;
+    const d = pasid === null ? this.rid.get(device) : this.pasids.get(device)?.get(pasid);
+    if (d === undefined) return F_BLOCKED;
+    if (d.kind !== PAGING) {
+      if (d.kind === BLOCKED) return F_BLOCKED;
+      return iova < PA_LIMIT ? { ok: true, pa: iova } : F_NOT_MAPPED;
+    }
+    if (iova >= d.aperture) return F_NOT_MAPPED;
+    let pfn: number;
+    let off: number;
+    if (iova < TWO53) {
+      const x = Number(iova);
+      off = x % 4096;
+      pfn = (x - off) / 4096;
+    } else {
+      pfn = Number(iova >> 12n);
+      off = Number(iova & 0xfffn);
+    }
+    const need = access === 'write' ? 2 : 1;
+    const lo = pfn % LOW27;
+    const tlb = this.tlb;
+    const cached = tlb.capacity !== 0;
+    if (cached) {
+      let mask = 0;
+      let s = d.tlb0.get(pfn);
+      if (s === undefined && d.tlb1.size !== 0) {
+        mask = 511;
+        s = d.tlb1.get((pfn - (lo & 511)) / 512);
+      }
+      if (s === undefined && d.tlb2.size !== 0) {
+        mask = 262143;
+        s = d.tlb2.get((pfn - (lo & 262143)) / 262144);
+      }
+      if (s !== undefined) {
+        tlb.hits++;
+        const e = tlb.slotPte[s]!;
+        if ((e & need) === 0) return F_PERMISSION;
+        return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
+      }
+      tlb.misses++;
+    }
+    // Page walk.
+    this.walks++;
+    const pte = this.arena.pte;
+    const hi = (pfn - lo) / LOW27;
+    let t = d.root;
+    for (let l = d.levels - 1; l >= 0; l--) {
+      const e = pte[t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511)]!;
+      if (e === 0) return F_NOT_MAPPED;
+      if ((e & PTE_LEAF) !== 0) {
+        const mask = l === 0 ? 0 : l === 1 ? 511 : 262143;
+        if (cached) tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, e);
+        if ((e & need) === 0) return F_PERMISSION;
+        return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
+      }
+      t = e >>> 4;
+    }
+    return F_NOT_MAPPED;
+  }
+
+  // ---------------------------------------------------------------- self-check
+
+  /** Counters and sizes of the packed structures and the IOTLB. */
+  stats(): FastIommuStats {
+    let mappedPages = 0;
+    let pending = 0;
+    for (const d of this.domains.values()) {
+      mappedPages += d.mappedPages;
+      pending += d.qa.length;
+    }
+    return {
+      domains: this.domains.size,
+      tablePages: this.arena.used,
+      arenaPages: this.arena.capacityPages,
+      arenaBytes: this.arena.pte.byteLength + this.arena.cnt.byteLength,
+      tableBytes: this.arena.used * ENTRIES * 8,
+      mappedPages,
+      iotlbCapacity: this.tlb.capacity,
+      iotlbEntries: this.tlb.size,
+      iotlbHits: this.tlb.hits,
+      iotlbMisses: this.tlb.misses,
+      iotlbFills: this.tlb.fills,
+      iotlbEvictions: this.tlb.evictions,
+      iotlbInvalidated: this.tlb.invalidatedEntries,
+      pageWalks: this.walks,
+      pendingInvalidations: pending,
+      flushQueueOverflows: this.fqOverflows,
+    };
+  }
+
+  /**
+   * Verifies the packed structures; returns the problems found (empty when all is well):
+   * every table page reachable once and counted right, no empty table left behind, leaves
+   * aligned, allowed and inside the aperture, the arena's pages in use equal to the pages
+   * reachable, 'whole' extents covering exactly the mapped pages, context tables and
+   * attachment counts agreeing, and each IOTLB entry agreeing with the current mapping of every
+   * page it covers, except pages in a pending (queued, unflushed) invalidation of its domain.
+   */
+  checkInvariants(): string[] {
+    const problems: string[] = [];
+    const ar = this.arena;
+    const freeSet = new Set(ar.free);
+    if (freeSet.size !== ar.free.length) problems.push('arena: a page is twice in the free list');
+    for (const t of freeSet) {
+      if (!(Number.isInteger(t) && t >= 0 && t < ar.top)) {
+        problems.push(`arena: free page ${t} out of range`);
+        continue;
+      }
+      if (ar.cnt[t] !== 0) problems.push(`arena: free page ${t} has count ${ar.cnt[t]}`);
+      for (let i = 0; i < ENTRIES; i++)
+        if (ar.pte[t * ENTRIES + i] !== 0) {
+          problems.push(`arena: free page ${t} is not zero`);
+          break;
+        }
+    }
+    const seen = new Set<number>();
+    for (const [id, d] of this.domains) {
+      const name = `domain ${id}`;
+      if (d.id !== id) problems.push(`${name}: recorded under id ${d.id}`);
+      if (d.kind !== PAGING) {
+        if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
+        if (d.tlb0.size + d.tlb1.size + d.tlb2.size !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
+        if (d.qa.length !== 0) problems.push(`${name}: non-paging domain has queued invalidations`);
+        continue;
+      }
+      const leaves: number[] = []; // triples: level, first pfn, pte
+      const mapped = this.checkTable(d, d.root, d.levels - 1, 0, true, seen, freeSet, leaves, problems, name);
+      if (mapped !== d.mappedPages) problems.push(`${name}: ${mapped} pages mapped, ${d.mappedPages} counted`);
+      if (d.qa.length !== d.qb.length) problems.push(`${name}: flush queue arrays differ in length`);
+      if (!d.deferred && d.qa.length !== 0) problems.push(`${name}: strict domain has queued invalidations`);
+      if (d.qa.length > FLUSH_QUEUE_SIZE) problems.push(`${name}: flush queue over its size`);
+      for (let i = 0; i < d.qa.length; i++)
+        if (!(d.qa[i]! < d.qb[i]! && d.qa[i]! >= 0 && d.qb[i]! <= d.aperturePfn))
+          problems.push(`${name}: bad queued range [${d.qa[i]}, ${d.qb[i]})`);
+      if (d.whole) this.checkExtents(d, leaves, mapped, problems, name);
+      else if (d.extA.length !== 0) problems.push(`${name}: 'split' domain records extents`);
+    }
+    if (seen.size !== ar.used)
+      problems.push(`arena: ${ar.used} table pages in use but ${seen.size} reachable (leak or double use)`);
+
+    // Context tables and attachment counts.
+    const attached = new Map<Domain, number>();
+    const use = (d: Domain, where: string): void => {
+      if (this.domains.get(d.id) !== d) problems.push(`context: ${where} points to a destroyed domain ${d.id}`);
+      attached.set(d, (attached.get(d) ?? 0) + 1);
+    };
+    for (const [dev, d] of this.rid) use(d, `device ${dev}`);
+    for (const [dev, table] of this.pasids) {
+      if (table.size === 0) problems.push(`context: device ${dev} has an empty PASID table`);
+      for (const [pasid, d] of table) use(d, `device ${dev} PASID ${pasid}`);
+    }
+    for (const d of this.domains.values())
+      if ((attached.get(d) ?? 0) !== d.attached)
+        problems.push(`domain ${d.id}: attached ${attached.get(d) ?? 0} times, counted ${d.attached}`);
+
+    this.checkIotlb(problems);
+    return problems;
+  }
+
+  /** Checks one table page and its subtree; returns the pages mapped below it. */
+  private checkTable(
+    d: Domain,
+    t: number,
+    l: number,
+    tb: number,
+    isRoot: boolean,
+    seen: Set<number>,
+    freeSet: Set<number>,
+    leaves: number[],
+    problems: string[],
+    name: string,
+  ): number {
+    const ar = this.arena;
+    if (!(Number.isInteger(t) && t >= 0 && t < ar.top)) {
+      problems.push(`${name}: table page ${t} out of the arena`);
+      return 0;
+    }
+    if (freeSet.has(t)) problems.push(`${name}: table page ${t} is in use and free`);
+    if (seen.has(t)) {
+      problems.push(`${name}: table page ${t} reached twice`);
+      return 0;
+    }
+    seen.add(t);
+    const span = SPAN[l]!;
+    let valid = 0;
+    let mapped = 0;
+    for (let i = 0; i < ENTRIES; i++) {
+      const e = ar.pte[t * ENTRIES + i]!;
+      if (e === 0) continue;
+      valid++;
+      const eb = tb + i * span;
+      const where = `${name}: level ${l} entry ${i} (pfn 0x${eb.toString(16)})`;
+      if (!Number.isInteger(e) || e < 0 || e >= 2 ** 44) {
+        problems.push(`${where}: malformed PTE ${e}`);
+        continue;
+      }
+      const flags = e & 15;
+      if ((flags & PTE_VALID) === 0) problems.push(`${where}: non-zero PTE without the valid flag`);
+      if (eb >= d.aperturePfn) problems.push(`${where}: beyond the aperture`);
+      if ((flags & PTE_LEAF) !== 0) {
+        if (eb + span > d.aperturePfn) problems.push(`${where}: leaf crosses the aperture`);
+        const pfn = (e - flags) / 16;
+        const prot = flags & PTE_PROT;
+        if (l > 2 || d.leafOk[l] !== true) problems.push(`${where}: leaf of a size the domain does not use`);
+        if (prot === 0) problems.push(`${where}: leaf without permissions`);
+        if (pfn % span !== 0) problems.push(`${where}: leaf PA not aligned to its size`);
+        if (pfn + span > PA_PFN_LIMIT) problems.push(`${where}: leaf PA beyond 2^52`);
+        leaves.push(l, eb, e);
+        mapped += span;
+      } else {
+        if ((flags & PTE_PROT) !== 0) problems.push(`${where}: table entry with permission bits`);
+        if (l === 0) {
+          problems.push(`${where}: table below the last level`);
+          continue;
+        }
+        mapped += this.checkTable(d, e >>> 4, l - 1, eb, false, seen, freeSet, leaves, problems, name);
+      }
+    }
+    if (ar.cnt[t] !== valid) problems.push(`${name}: table page ${t} counts ${ar.cnt[t]} entries, holds ${valid}`);
+    if (!isRoot && valid === 0) problems.push(`${name}: empty table page ${t} not freed`);
+    return mapped;
+  }
+
+  private checkExtents(d: Domain, leaves: readonly number[], mapped: number, problems: string[], name: string): void {
+    const A = d.extA;
+    const B = d.extB;
+    if (A.length !== B.length) problems.push(`${name}: extent arrays differ in length`);
+    let sum = 0;
+    for (let i = 0; i < A.length; i++) {
+      if (!(A[i]! < B[i]!)) problems.push(`${name}: empty extent ${i}`);
+      if (i > 0 && A[i]! < B[i - 1]!) problems.push(`${name}: extents ${i - 1} and ${i} overlap or are unsorted`);
+      sum += B[i]! - A[i]!;
+    }
+    if (sum !== mapped) problems.push(`${name}: extents hold ${sum} pages, the table ${mapped}`);
+    for (let k = 0; k < leaves.length; k += 3) {
+      const first = leaves[k + 1]!;
+      const end = first + SPAN[leaves[k]!]!;
+      const i = upperBound(B, first);
+      if (!(i < A.length && A[i]! <= first && end <= B[i]!))
+        problems.push(`${name}: leaf at pfn 0x${first.toString(16)} not inside one map extent`);
+    }
+  }
+
+  private checkIotlb(problems: string[]): void {
+    const tlb = this.tlb;
+    const n = tlb.slotDom.length;
+    if (n > tlb.capacity) problems.push(`iotlb: ${n} slots for capacity ${tlb.capacity}`);
+    const free = new Set(tlb.freeSlots);
+    if (free.size !== tlb.freeSlots.length) problems.push('iotlb: a slot is twice in the free list');
+    let live = 0;
+    for (let s = 0; s < n; s++) {
+      const d = tlb.slotDom[s];
+      if (d === undefined) {
+        if (!free.has(s)) problems.push(`iotlb: slot ${s} empty but not free`);
+        continue;
+      }
+      live++;
+      if (free.has(s)) problems.push(`iotlb: slot ${s} used and free`);
+      if (this.domains.get(d.id) !== d) problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
+      if (tlb.slotTag[s] !== d.tag) problems.push(`iotlb: slot ${s} tag ${tlb.slotTag[s]} is not its domain's ${d.tag}`);
+      const l = tlb.slotLevel[s]!;
+      if (d.tlbs[l]?.get(tlb.slotFrame[s]!) !== s) problems.push(`iotlb: slot ${s} not indexed by its domain`);
+    }
+    let indexed = 0;
+    for (const d of this.domains.values()) {
+      for (let l = 0; l < 3; l++) {
+        for (const [f, s] of d.tlbs[l]!) {
+          indexed++;
+          if (tlb.slotDom[s] !== d || tlb.slotLevel[s] !== l || tlb.slotFrame[s] !== f) {
+            problems.push(`iotlb: domain ${d.id} level ${l} frame ${f} points to a foreign slot ${s}`);
+            continue;
+          }
+          this.checkEntry(d, l, f, tlb.slotPte[s]!, problems);
+        }
+      }
+    }
+    if (indexed !== live) problems.push(`iotlb: ${live} live slots, ${indexed} indexed`);
+  }
+
+  /** A cached leaf must match the table on every page it covers, but for queued ranges. */
+  private checkEntry(d: Domain, l: number, f: number, e: number, problems: string[]): void {
+    const span = SPAN[l]!;
+    const r0 = f * span;
+    const r1 = r0 + span;
+    const where = `iotlb: domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
+    if ((e & PTE_LEAF) === 0 || (e & PTE_VALID) === 0) {
+      problems.push(`${where}: cached PTE is not a leaf`);
+      return;
+    }
+    if (r1 > d.aperturePfn) {
+      problems.push(`${where}: beyond the aperture`);
+      return;
+    }
+    const delta = (e - (e & 15)) / 16 - r0;
+    const prot = e & PTE_PROT;
+    const bad: number[] = [];
+    let at = r0;
+    forEachLeaf(this.arena, d.root, d.levels - 1, 0, r0, r1, (_lvl, first, x) => {
+      const lo = Math.max(first, r0);
+      const hi = Math.min(first + SPAN[_lvl]!, r1);
+      if (lo > at) bad.push(at, lo);
+      if (!((x & PTE_PROT) === prot && (x - (x & 15)) / 16 - first === delta)) bad.push(lo, hi);
+      at = hi;
+    });
+    if (at < r1) bad.push(at, r1);
+    for (let k = 0; k < bad.length; k += 2) {
+      if (!this.queued(d, bad[k]!, bad[k + 1]!)) {
+        problems.push(`${where}: stale for pfns [0x${bad[k]!.toString(16)}, 0x${bad[k + 1]!.toString(16)}) with no pending invalidation`);
+        return;
+      }
+    }
+  }
+
+  /** Whether [a, b) lies inside the union of the domain's queued ranges. */
+  private queued(d: Domain, a: number, b: number): boolean {
+    const order = d.qa.map((_, i) => i).sort((x, y) => d.qa[x]! - d.qa[y]!);
+    let at = a;
+    for (const i of order) {
+      if (d.qa[i]! > at) break;
+      if (d.qb[i]! > at) at = d.qb[i]!;
+      if (at >= b) return true;
+    }
+    return at >= b;
+  }
+}
