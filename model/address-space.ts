@@ -11,7 +11,8 @@ export interface Extent {
 
 const byIova = (a: Extent, b: Extent): number => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0);
 const end = (e: { iova: bigint; size: bigint }): bigint => e.iova + e.size;
-const overlaps = (e: Extent, iova: bigint, size: bigint): boolean => e.iova < iova + size && iova < end(e);
+/** Whether [iova, iova + size) shares a byte with `e` (an empty range shares none). */
+const overlaps = (e: Extent, iova: bigint, size: bigint): boolean => size > 0n && e.iova < iova + size && iova < end(e);
 
 /** The part of `e` that lies inside [iova, iova + size), with its PA shifted to match. */
 function clip(e: Extent, iova: bigint, size: bigint): Extent | undefined {
