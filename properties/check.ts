@@ -1,0 +1,174 @@
+// checkConformance: runs generated sequences against an implementation and the model, shrinks
+// any failure to a minimal sequence, and reports it as steps, a runnable test and replay values.
+import fc from 'fast-check';
+import { resolveCapabilities, parseDomainOptions } from '../model/validate.ts';
+import type { Call, Capabilities, DomainOptions, Iommu } from '../model/types.ts';
+import { runArbitrary } from './intents.ts';
+import { forEachInOrder, isPromiseLike, type Maybe } from './invoke.ts';
+import { callsOf, describeSteps, reproTest, type ReproTarget } from './repro.ts';
+import { DEFAULT_DOMAIN_KINDS } from './resolve.ts';
+import { ConformanceFailure, RunContext, type RunSettings, type Statistics } from './run.ts';
+import { replayCalls, shrinkCalls } from './shrink.ts';
+
+export interface Progress {
+  readonly runsDone: number;
+  readonly numRuns: number;
+  readonly steps: number;
+}
+
+export interface CheckOptions {
+  /** Generated runs (default 100). */
+  numRuns?: number;
+  seed?: number;
+  /** Replays one generated case: the `path` of a report, with its `seed`. */
+  path?: string;
+  /** Commands per run at most (default 40), besides the few domains created and attached first. */
+  maxCommands?: number;
+  /** Stops generating new runs after this long; what ran is reported. */
+  timeLimitMs?: number;
+  /** Which domain kinds to create, as createDomain options (default: a mix of all kinds). */
+  domains?: Partial<DomainOptions>[];
+  onProgress?: (progress: Progress) => void;
+  /** An answer (of an asynchronous implementation) later than this is a failure (default 10 s). */
+  stepTimeoutMs?: number;
+  /** Out-of-range arguments: all (default), only those the JSON protocol can carry, or none. */
+  invalidArguments?: boolean | 'representable';
+  /** How the repro test brings the implementation in. */
+  repro?: ReproTarget;
+  /** Time allowed for the final shrinking pass over the failing calls (default 10 s). */
+  shrinkTimeMs?: number;
+}
+
+export interface Counterexample {
+  /** The property broken: ISOLATION, COHERENCY, PERMISSION, TRANSLATION, RESULT, THREW, SELF-CHECK. */
+  readonly property: string;
+  readonly message: string;
+  readonly steps: string[];
+  readonly repro: string;
+  readonly calls: Call[];
+}
+
+export interface Report {
+  ok: boolean;
+  numRuns: number;
+  seed: number;
+  path?: string;
+  counterexample?: Counterexample;
+  error?: string;
+  statistics: Statistics;
+}
+
+type Factory = () => Iommu | Promise<Iommu>;
+
+const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'];
+
+/** The first problem with the options, if any. */
+function optionsProblem(o: CheckOptions): string | undefined {
+  const positive = (x: unknown): boolean => x === undefined || (Number.isInteger(x) && (x as number) > 0);
+  if (!positive(o.numRuns)) return 'numRuns must be a positive integer';
+  if (!(o.maxCommands === undefined || (Number.isInteger(o.maxCommands) && o.maxCommands >= 0))) return 'maxCommands must be a non-negative integer';
+  if (!(o.seed === undefined || Number.isInteger(o.seed))) return 'seed must be an integer';
+  if (!(o.path === undefined || /^\d+(:\d+)*$/.test(o.path))) return `path must look like "3:1:0", not ${JSON.stringify(o.path)}`;
+  if (!positive(o.timeLimitMs) || !positive(o.stepTimeoutMs) || !positive(o.shrinkTimeMs)) return 'time limits must be positive integers (ms)';
+  if (o.domains !== undefined && (!Array.isArray(o.domains) || o.domains.length === 0)) return 'domains must be a non-empty array of createDomain options';
+  return undefined;
+}
+
+/** The implementation the factory gives, checked to have every method of the interface. */
+async function instance(factory: Factory): Promise<Iommu> {
+  const iommu: unknown = await factory();
+  const missing = METHODS.filter((m) => typeof (iommu as Record<string, unknown> | null)?.[m] !== 'function');
+  if (missing.length > 0) throw new Error(`the factory did not give an Iommu: missing ${missing.join(', ')}`);
+  return iommu as Iommu;
+}
+
+export async function checkConformance(factory: Factory, options: CheckOptions = {}): Promise<Report> {
+  const seed = options.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+  const statistics: Statistics = {};
+  const numRuns = options.numRuns ?? 100;
+  const failed = (error: string): Report => ({ ok: false, numRuns: 0, seed, error, statistics });
+  const problem = optionsProblem(options);
+  if (problem) return failed(`bad options: ${problem}`);
+
+  let capabilities: Capabilities | undefined;
+  try {
+    capabilities = (await instance(factory)).capabilities;
+    resolveCapabilities(capabilities);
+  } catch (error) {
+    return failed(error instanceof Error ? error.message : String(error));
+  }
+  const caps = resolveCapabilities(capabilities);
+  const kinds = options.domains ?? DEFAULT_DOMAIN_KINDS.filter((k) => parseDomainOptions(k, caps) !== undefined);
+  const settings: RunSettings = {
+    capabilities,
+    kinds,
+    representableOnly: options.invalidArguments === 'representable',
+    stepTimeoutMs: options.stepTimeoutMs ?? 10_000,
+  };
+
+  let runsDone = 0;
+  let failing = false;
+  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 40, options.invalidArguments !== false), async (intents) => {
+    if (!failing) runsDone++;
+    const ctx = new RunContext(await instance(factory), settings, failing ? undefined : statistics);
+    try {
+      const done: Maybe<void> = forEachInOrder(intents, (intent) => ctx.runIntent(intent));
+      if (isPromiseLike(done)) await done;
+    } catch (error) {
+      failing = true;
+      throw error;
+    } finally {
+      if (!failing) options.onProgress?.({ runsDone, numRuns, steps: statistics.steps ?? 0 });
+    }
+  });
+  const details = await fc.check(property, {
+    numRuns,
+    seed,
+    path: options.path,
+    interruptAfterTimeLimit: options.timeLimitMs,
+    markInterruptAsFailure: false,
+  });
+  statistics.runs = runsDone;
+  if (!details.failed) return { ok: true, numRuns: runsDone, seed, statistics };
+
+  const path = details.counterexamplePath ?? undefined;
+  const report = { ok: false, numRuns: runsDone, seed, path, statistics };
+  if (!(details.errorInstance instanceof ConformanceFailure)) {
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    return { ...report, error: `the run failed outside the contract checks: ${cause}` };
+  }
+  return { ...report, counterexample: await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, options.shrinkTimeMs ?? 10_000) };
+}
+
+/** Replays the shrunk run to recover its calls, shrinks them further, and writes the report. */
+async function minimalCounterexample(
+  factory: Factory,
+  settings: RunSettings,
+  intents: Parameters<RunContext['runIntent']>[0][],
+  original: ConformanceFailure,
+  meta: { seed: number; path?: string } & ReproTarget,
+  shrinkTimeMs: number,
+): Promise<Counterexample> {
+  const ctx = new RunContext(await instance(factory), settings);
+  let failure = original;
+  try {
+    const done = forEachInOrder(intents, (intent) => ctx.runIntent(intent));
+    if (isPromiseLike(done)) await done;
+  } catch (error) {
+    if (error instanceof ConformanceFailure) failure = error;
+  }
+  let trace = ctx.trace;
+  const calls = await shrinkCalls(factory, settings, callsOf(trace), failure.property, Date.now() + shrinkTimeMs);
+  const replay = await replayCalls(factory, settings, calls);
+  if (replay.failure) {
+    failure = replay.failure;
+    trace = replay.trace;
+  }
+  return {
+    property: failure.property,
+    message: failure.message,
+    steps: describeSteps(trace),
+    repro: reproTest(trace, failure, meta),
+    calls: callsOf(trace),
+  };
+}

@@ -1,0 +1,78 @@
+// What fast-check generates: intents, i.e. a command kind plus raw choices. fast-check's
+// generation is blind to the model, so the choices are resolved into a concrete call at run time
+// against the model's state (resolve.ts), picking by index: most steps then hit live mappings,
+// attached devices and fresh stale windows instead of empty space.
+import fc from 'fast-check';
+
+const pick = fc.nat({ max: 0xffff });
+
+export type Intent =
+  | { readonly kind: 'createDomain'; readonly id: number; readonly shape: number; readonly invalid: number }
+  | { readonly kind: 'destroyDomain'; readonly pick: number }
+  | { readonly kind: 'attachDevice'; readonly target: number; readonly pick: number }
+  | { readonly kind: 'detachDevice'; readonly target: number }
+  | { readonly kind: 'attachPasid'; readonly target: number; readonly pick: number }
+  | { readonly kind: 'detachPasid'; readonly target: number }
+  | { readonly kind: 'map'; readonly pick: number; readonly place: number; readonly size: number; readonly pa: number; readonly prot: number }
+  | { readonly kind: 'unmap'; readonly pick: number; readonly range: number }
+  | { readonly kind: 'flush'; readonly pick: number }
+  | { readonly kind: 'dma'; readonly target: number; readonly place: number; readonly write: boolean; readonly pages: number; readonly offset: number }
+  | { readonly kind: 'invalid'; readonly variant: number; readonly pick: number };
+
+export type IntentKind = Intent['kind'];
+
+const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }>> } = {
+  createDomain: fc.record({ kind: fc.constant('createDomain'), id: pick, shape: pick, invalid: pick }),
+  destroyDomain: fc.record({ kind: fc.constant('destroyDomain'), pick }),
+  attachDevice: fc.record({ kind: fc.constant('attachDevice'), target: pick, pick }),
+  detachDevice: fc.record({ kind: fc.constant('detachDevice'), target: pick }),
+  attachPasid: fc.record({ kind: fc.constant('attachPasid'), target: pick, pick }),
+  detachPasid: fc.record({ kind: fc.constant('detachPasid'), target: pick }),
+  map: fc.record({ kind: fc.constant('map'), pick, place: pick, size: pick, pa: pick, prot: fc.constantFrom(3, 3, 1, 2) }),
+  unmap: fc.record({ kind: fc.constant('unmap'), pick, range: pick }),
+  flush: fc.record({ kind: fc.constant('flush'), pick }),
+  dma: fc.record({
+    kind: fc.constant('dma'),
+    target: pick,
+    place: pick,
+    write: fc.boolean(),
+    pages: fc.oneof({ arbitrary: fc.constant(1), weight: 4 }, { arbitrary: fc.integer({ min: 2, max: 4 }), weight: 1 }),
+    offset: pick,
+  }),
+  invalid: fc.record({ kind: fc.constant('invalid'), variant: pick, pick }),
+};
+
+/** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
+const WEIGHTS: Record<IntentKind, number> = {
+  createDomain: 6,
+  destroyDomain: 4,
+  attachDevice: 7,
+  detachDevice: 3,
+  attachPasid: 7,
+  detachPasid: 3,
+  map: 22,
+  unmap: 16,
+  flush: 7,
+  dma: 16,
+  invalid: 2,
+};
+
+/**
+ * A run: a few domains created and attached first (so that the body starts in an interesting
+ * state; shrinking may drop them), then the body.
+ */
+export function runArbitrary(maxCommands: number, invalidArguments: boolean): fc.Arbitrary<Intent[]> {
+  const body = fc.oneof(
+    ...(Object.keys(WEIGHTS) as IntentKind[])
+      .filter((kind) => invalidArguments || kind !== 'invalid')
+      .map((kind) => ({ arbitrary: arbitraries[kind] as fc.Arbitrary<Intent>, weight: WEIGHTS[kind] })),
+  );
+  const attach = fc.oneof(arbitraries.attachDevice, arbitraries.attachPasid) as fc.Arbitrary<Intent>;
+  return fc
+    .tuple(
+      fc.array(arbitraries.createDomain, { minLength: 0, maxLength: 3 }),
+      fc.array(attach, { maxLength: 3 }),
+      fc.array(body, { maxLength: maxCommands, size: 'max' }),
+    )
+    .map(([creates, attaches, rest]) => [...creates, ...attaches, ...rest]);
+}

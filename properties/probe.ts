@@ -1,0 +1,105 @@
+// The invariant probe run after every step: translations that matter for what the step touched
+// (each attached device/PASID at the mapped, just-unmapped and neighbouring IOVAs, both
+// accesses), judged by the model like any other call. This is what catches a stale IOTLB entry
+// after an unmap, a lost remainder after a split, or traffic that survives a detach.
+import type { Extent } from '../model/address-space.ts';
+import type { ReferenceIommu } from '../model/reference.ts';
+import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../model/types.ts';
+
+/** What the step is about to change, seen before it runs. */
+export interface Focus {
+  readonly previousDomain?: DomainId;
+  readonly extents: readonly Extent[];
+}
+
+const MAX_PROBES = 16;
+const FEW = 3;
+
+const domainOfTarget = (model: ReferenceIommu, device: number, pasid: Pasid): DomainId | undefined =>
+  model.attachments().find((a) => a.device === device && a.pasid === pasid)?.domain;
+
+const extentsOf = (model: ReferenceIommu, id: DomainId | undefined): readonly Extent[] =>
+  model.domainViews().find((d) => d.id === id)?.mappings ?? [];
+
+const staleOf = (model: ReferenceIommu, id: DomainId): readonly Extent[] =>
+  model.domainViews().find((d) => d.id === id)?.stale ?? [];
+
+export function focusOf(model: ReferenceIommu, call: Call): Focus {
+  switch (call.op) {
+    case 'attachDevice':
+    case 'detachDevice':
+      return { previousDomain: domainOfTarget(model, call.device, null), extents: extentsOf(model, domainOfTarget(model, call.device, null)) };
+    case 'attachPasid':
+    case 'detachPasid':
+      return { previousDomain: domainOfTarget(model, call.device, call.pasid), extents: extentsOf(model, domainOfTarget(model, call.device, call.pasid)) };
+    case 'unmap':
+      return { extents: extentsOf(model, call.domain).filter((e) => e.iova < call.iova + call.size && call.iova < e.iova + e.size) };
+    case 'flush':
+      return { extents: staleOf(model, call.domain) };
+    default:
+      return { extents: [] };
+  }
+}
+
+/** The probe translations to run after `call`; `step` rotates a global sample through the state. */
+export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, step: number): Call[] {
+  const probes: Call[] = [];
+  const add = (device: number, pasid: Pasid, iova: bigint, access: Access): void => {
+    if (iova >= 0n && !probes.some((p) => p.op === 'translate' && p.device === device && p.pasid === pasid && p.iova === iova && p.access === access))
+      probes.push({ op: 'translate', device, pasid, iova, access });
+  };
+  const attachments = model.attachments();
+  const onDomain = (id: DomainId) => attachments.filter((a) => a.domain === id).slice(0, FEW);
+  const both = (device: number, pasid: Pasid, iova: bigint): void => {
+    add(device, pasid, iova, 'read');
+    add(device, pasid, iova, 'write');
+  };
+
+  switch (call.op) {
+    case 'map':
+      for (const a of onDomain(call.domain)) {
+        both(a.device, a.pasid, call.iova);
+        add(a.device, a.pasid, call.iova + call.size - SIZE_4K, 'write');
+        add(a.device, a.pasid, call.iova + call.size, 'read'); // the neighbour after
+      }
+      break;
+    case 'unmap':
+      for (const a of onDomain(call.domain)) {
+        both(a.device, a.pasid, call.iova);
+        add(a.device, a.pasid, call.iova + call.size - SIZE_4K, 'read');
+        add(a.device, a.pasid, call.iova - SIZE_4K, 'read'); // what a split must keep
+        add(a.device, a.pasid, call.iova + call.size, 'write');
+        for (const e of focus.extents.slice(0, FEW)) {
+          add(a.device, a.pasid, e.iova, 'read');
+          add(a.device, a.pasid, e.iova + e.size - SIZE_4K, 'read');
+        }
+      }
+      break;
+    case 'flush':
+      for (const a of onDomain(call.domain)) for (const e of focus.extents.slice(0, FEW)) both(a.device, a.pasid, e.iova);
+      break;
+    case 'attachDevice':
+    case 'detachDevice':
+    case 'attachPasid':
+    case 'detachPasid': {
+      // The target must see only its new domain; its other traffic class must not change.
+      const pasid = call.op === 'attachDevice' || call.op === 'detachDevice' ? null : call.pasid;
+      const now = extentsOf(model, domainOfTarget(model, call.device, pasid));
+      for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW)]) {
+        both(call.device, pasid, e.iova);
+        add(call.device, pasid === null ? 1 : null, e.iova, 'read');
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  // A rotating sample: one attached target at one live or stale page of any domain.
+  const pages = model.domainViews().flatMap((d) => [...d.mappings, ...d.stale]);
+  if (attachments.length > 0 && pages.length > 0) {
+    const a = attachments[step % attachments.length];
+    const e = pages[(step >> 1) % pages.length];
+    add(a.device, a.pasid, e.iova, step % 2 === 0 ? 'read' : 'write');
+  }
+  return probes.slice(0, MAX_PROBES);
+}

@@ -1,0 +1,20 @@
+// A report as text for people: the verdict, the broken property, the steps and how to replay.
+import type { Report } from './check.ts';
+
+export function formatReport(report: Report): string {
+  const replay = `seed ${report.seed}${report.path === undefined ? '' : `, path '${report.path}'`}`;
+  if (report.ok) return `conforming: ${report.numRuns} runs, ${report.statistics.steps ?? 0} steps (${replay})`;
+  if (report.error !== undefined) return `error: ${report.error}`;
+  const c = report.counterexample!;
+  return [
+    c.message,
+    '',
+    `Minimal counterexample (${c.steps.length} steps):`,
+    ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
+    '',
+    `Replay with { seed: ${report.seed}, path: '${report.path}' }.`,
+    '',
+    'As a runnable test:',
+    c.repro,
+  ].join('\n');
+}
