@@ -97,6 +97,9 @@ const F_BLOCKED: Translation = Object.freeze({ ok: false as const, fault: 'block
 const F_NOT_MAPPED: Translation = Object.freeze({ ok: false as const, fault: 'not-mapped' as const });
 const F_PERMISSION: Translation = Object.freeze({ ok: false as const, fault: 'permission' as const });
 
+const entryProblem = (name: string, l: number, i: number, pfn: number, what: string): string =>
+  `${name}: level ${l} entry ${i} (pfn 0x${pfn.toString(16)}): ${what}`;
+
 /** First index i with xs[i] > x (xs sorted ascending). */
 function upperBound(xs: readonly number[], x: number): number {
   let lo = 0;
@@ -517,28 +520,27 @@ export class FastIommu implements Iommu {
       if (e === 0) continue;
       valid++;
       const eb = tb + i * span;
-      const where = `${name}: level ${l} entry ${i} (pfn 0x${eb.toString(16)})`;
       if (!Number.isInteger(e) || e < 0 || e >= 2 ** 44) {
-        problems.push(`${where}: malformed PTE ${e}`);
+        problems.push(entryProblem(name, l, i, eb, `malformed PTE ${e}`));
         continue;
       }
       const flags = e & 15;
-      if ((flags & PTE_VALID) === 0) problems.push(`${where}: non-zero PTE without the valid flag`);
-      if (eb >= d.aperturePfn) problems.push(`${where}: beyond the aperture`);
+      if ((flags & PTE_VALID) === 0) problems.push(entryProblem(name, l, i, eb, 'non-zero PTE without the valid flag'));
+      if (eb >= d.aperturePfn) problems.push(entryProblem(name, l, i, eb, 'beyond the aperture'));
       if ((flags & PTE_LEAF) !== 0) {
-        if (eb + span > d.aperturePfn) problems.push(`${where}: leaf crosses the aperture`);
+        if (eb + span > d.aperturePfn) problems.push(entryProblem(name, l, i, eb, 'leaf crosses the aperture'));
         const pfn = (e - flags) / 16;
         const prot = flags & PTE_PROT;
-        if (l > 2 || d.leafOk[l] !== true) problems.push(`${where}: leaf of a size the domain does not use`);
-        if (prot === 0) problems.push(`${where}: leaf without permissions`);
-        if (pfn % span !== 0) problems.push(`${where}: leaf PA not aligned to its size`);
-        if (pfn + span > PA_PFN_LIMIT) problems.push(`${where}: leaf PA beyond 2^52`);
+        if (l > 2 || d.leafOk[l] !== true) problems.push(entryProblem(name, l, i, eb, 'leaf of a size the domain does not use'));
+        if (prot === 0) problems.push(entryProblem(name, l, i, eb, 'leaf without permissions'));
+        if (pfn % span !== 0) problems.push(entryProblem(name, l, i, eb, 'leaf PA not aligned to its size'));
+        if (pfn + span > PA_PFN_LIMIT) problems.push(entryProblem(name, l, i, eb, 'leaf PA beyond 2^52'));
         leaves.push(l, eb, e);
         mapped += span;
       } else {
-        if ((flags & PTE_PROT) !== 0) problems.push(`${where}: table entry with permission bits`);
+        if ((flags & PTE_PROT) !== 0) problems.push(entryProblem(name, l, i, eb, 'table entry with permission bits'));
         if (l === 0) {
-          problems.push(`${where}: table below the last level`);
+          problems.push(entryProblem(name, l, i, eb, 'table below the last level'));
           continue;
         }
         mapped += this.checkTable(d, e >>> 4, l - 1, eb, false, seen, freeSet, leaves, problems, name);
@@ -619,6 +621,7 @@ export class FastIommu implements Iommu {
       problems.push(`${where}: beyond the aperture`);
       return;
     }
+    if (this.entryAt(d, l, r0) === e) return; // the same leaf is still in the table
     const delta = (e - (e & 15)) / 16 - r0;
     const prot = e & PTE_PROT;
     const bad: number[] = [];
@@ -636,6 +639,17 @@ export class FastIommu implements Iommu {
         problems.push(`${where}: stale for pfns [0x${bad[k]!.toString(16)}, 0x${bad[k + 1]!.toString(16)}) with no pending invalidation`);
         return;
       }
+    }
+  }
+
+  /** The PTE of level `l` on the walk to PFN `pfn` (0 if the walk stops above). */
+  private entryAt(d: Domain, l: number, pfn: number): number {
+    let t = d.root;
+    for (let k = d.levels - 1; ; k--) {
+      const e = this.arena.pte[t * ENTRIES + (Math.floor(pfn / SPAN[k]!) % ENTRIES)]!;
+      if (k === l) return e;
+      if (e === 0 || (e & PTE_LEAF) !== 0) return 0;
+      t = e >>> 4;
     }
   }
 
