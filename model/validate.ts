@@ -108,7 +108,8 @@ const isPowerOfTwo = (x: bigint): boolean => x > 0n && (x & (x - 1n)) === 0n;
 export function parseDomainOptions(options: unknown, caps: ResolvedCapabilities): DomainConfig | undefined {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
-  const given = options as Record<string, unknown>;
+  // Only the object's own enumerable string keys count, for the key check and the values alike.
+  const given: Record<string, unknown> = Object.fromEntries(Object.entries(options));
   const present = Object.keys(given).filter((k) => given[k] !== undefined);
   if (!present.every((k) => (OPTION_KEYS as readonly string[]).includes(k))) return undefined;
   const type = orDefault(given.type, 'paging');
