@@ -155,6 +155,14 @@ describe('argument validity', () => {
     expect(m.translate(top, null, (1n << 64n) - 1n, 'read')).toEqual({ ok: false, fault: 'not-mapped' });
   });
 
+  it('decision (i.8): -0 is the integer 0', () => {
+    const m = new ReferenceIommu();
+    expect(m.createDomain(-0)).toEqual({ ok: true });
+    expect(m.createDomain(0)).toEqual({ ok: false, error: 'EEXIST' });
+    expect(m.attachDevice(-0, 0)).toEqual({ ok: true });
+    expect(m.translate(0, null, 0n, 'read')).toEqual({ ok: false, fault: 'not-mapped' });
+  });
+
   it('deviceIdBits and pasidBits narrow the ranges', () => {
     const m = new ReferenceIommu({ deviceIdBits: 24, pasidBits: 8 });
     expect(m.createDomain(1)).toEqual({ ok: true });

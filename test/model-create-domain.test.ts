@@ -230,6 +230,22 @@ describe('createDomain EEXIST and ENOSPC', () => {
     expect(m.check({ op: 'createDomain', id: 1 }, { ok: true }).conforming).toBe(true);
   });
 
+  it('decision (i.1): every existing domain counts towards maxDomains, whatever its type', () => {
+    const m = new ReferenceIommu({ maxDomains: 2 });
+    m.createDomain(1, { type: 'identity' });
+    m.createDomain(2, { type: 'blocked' });
+    expect(m.createDomain(3)).toEqual({ ok: false, error: 'ENOSPC' });
+  });
+
+  it('decision (i.2): any non-array object is an options object, read by its own keys', () => {
+    const m = new ReferenceIommu();
+    const inherited = Object.create({ levels: 2 }) as DomainOptions;
+    expect(m.createDomain(1, inherited)).toEqual({ ok: true });
+    expect(configOf(m, 1)).toEqual(DEFAULTS);
+    expect(m.createDomain(2, Object.assign(Object.create(null) as DomainOptions, { levels: 3 as const }))).toEqual({ ok: true });
+    expect(configOf(m, 2)).toMatchObject({ levels: 3 });
+  });
+
   it('without maxDomains, ENOSPC is never conforming', () => {
     const m = new ReferenceIommu();
     for (let id = 0; id < 100; id++) expect(m.createDomain(id)).toEqual({ ok: true });
