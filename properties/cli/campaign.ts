@@ -1,0 +1,152 @@
+// A campaign: checkConformance on one target, in this thread or split over worker threads (each
+// worker runs its own seed and a share of the runs; the first failure wins).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { DomainOptions } from '../../model/types.ts';
+import { checkConformance, type Report } from '../index.ts';
+import { openTarget, UsageError, type TargetSpec } from './target.ts';
+
+export interface CampaignOptions {
+  numRuns: number;
+  seed: number;
+  path?: string;
+  maxCommands?: number;
+  timeLimitMs?: number;
+  domains?: Partial<DomainOptions>[];
+  /** Worker threads (1: run in this thread). */
+  workers: number;
+  /** Where the repro test will be written (for its import paths). */
+  reproDir: string;
+  onProgress?: (p: { runsDone: number; steps: number }) => void;
+}
+
+/** Runs the campaign; rejects with UsageError when the target cannot be used. */
+export async function runCampaign(spec: TargetSpec, options: CampaignOptions): Promise<Report> {
+  if (options.workers <= 1 || options.path !== undefined) return runHere(spec, options);
+  return runInWorkers(spec, options);
+}
+
+/** One campaign in this thread. `stop` (optional) lets a worker close the target early. */
+export async function runHere(
+  spec: TargetSpec,
+  options: Omit<CampaignOptions, 'workers'>,
+  onOpen?: (close: () => Promise<void>) => void,
+): Promise<Report> {
+  const target = await openTarget(spec);
+  onOpen?.(() => target.close());
+  try {
+    return await checkConformance(target.factory, {
+      numRuns: options.numRuns,
+      seed: options.seed,
+      path: options.path,
+      maxCommands: options.maxCommands,
+      timeLimitMs: options.timeLimitMs,
+      domains: options.domains,
+      invalidArguments: target.representableOnly ? 'representable' : true,
+      repro: target.repro(options.reproDir),
+      onProgress: options.onProgress && ((p) => options.onProgress!({ runsDone: p.runsDone, steps: p.steps })),
+    });
+  } finally {
+    await target.close();
+  }
+}
+
+export type WorkerRequest = { spec: TargetSpec; options: Omit<CampaignOptions, 'workers' | 'onProgress'> };
+export type WorkerMessage =
+  | { type: 'progress'; runsDone: number; steps: number }
+  | { type: 'done'; report: Report }
+  | { type: 'error'; message: string; usage: boolean }
+  | { type: 'stopped' };
+
+/** A worker thread that can load TypeScript: registers tsx, then imports worker.ts. */
+function startWorker(data: WorkerRequest): Worker {
+  const require = createRequire(import.meta.url);
+  const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const workerFile = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+function mergeStatistics(reports: Report[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of reports) for (const [k, v] of Object.entries(r.statistics)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise<Report> {
+  const n = options.workers;
+  const share = (i: number) => Math.floor(options.numRuns / n) + (i < options.numRuns % n ? 1 : 0);
+  const progress = Array.from({ length: n }, () => ({ runsDone: 0, steps: 0 }));
+  const workers: Worker[] = [];
+  const stopAll = async (except?: Worker): Promise<void> => {
+    await Promise.all(
+      workers
+        .filter((w) => w !== except)
+        .map(
+          (w) =>
+            new Promise<void>((res) => {
+              const timer = setTimeout(() => void w.terminate().then(() => res()), 2000);
+              w.once('exit', () => {
+                clearTimeout(timer);
+                res();
+              });
+              w.on('message', (m: WorkerMessage) => {
+                if (m.type === 'stopped') void w.terminate();
+              });
+              w.postMessage('stop');
+            }),
+        ),
+    );
+  };
+
+  const results = await new Promise<Report[]>((resolveAll, rejectAll) => {
+    const reports: (Report | undefined)[] = Array(n).fill(undefined);
+    let settled = false;
+    const finish = (err?: Error, winner?: { worker: Worker; report: Report }) => {
+      if (settled) return;
+      settled = true;
+      void stopAll(winner?.worker).then(() => (err ? rejectAll(err) : resolveAll(winner ? [winner.report] : (reports as Report[]))));
+    };
+    for (let i = 0; i < n; i++) {
+      if (share(i) === 0) {
+        reports[i] = { ok: true, numRuns: 0, seed: options.seed + i, statistics: {} };
+        continue;
+      }
+      const w = startWorker({
+        spec,
+        options: { ...options, seed: options.seed + i, numRuns: share(i), onProgress: undefined } as WorkerRequest['options'],
+      });
+      workers.push(w);
+      w.on('message', (m: WorkerMessage) => {
+        if (settled) return;
+        if (m.type === 'progress') {
+          progress[i] = { runsDone: m.runsDone, steps: m.steps };
+          options.onProgress?.({
+            runsDone: progress.reduce((a, p) => a + p.runsDone, 0),
+            steps: progress.reduce((a, p) => a + p.steps, 0),
+          });
+        } else if (m.type === 'error') finish(m.usage ? new UsageError(m.message) : new Error(m.message));
+        else if (m.type === 'done') {
+          reports[i] = m.report;
+          if (!m.report.ok) finish(undefined, { worker: w, report: m.report });
+          else if (reports.every((r) => r !== undefined)) finish();
+        }
+      });
+      w.on('error', (e) => finish(new Error(`worker ${i}: ${e.message}`)));
+      w.on('exit', (code) => {
+        if (!settled && reports[i] === undefined) finish(new Error(`worker ${i} exited with code ${code} before reporting`));
+      });
+    }
+    if (workers.length === 0) finish();
+  });
+
+  if (results.length === 1 && !results[0]!.ok) return results[0]!;
+  return {
+    ok: results.every((r) => r.ok),
+    numRuns: results.reduce((a, r) => a + r.numRuns, 0),
+    seed: options.seed,
+    statistics: mergeStatistics(results),
+  };
+}

@@ -1,0 +1,7 @@
+// The iommu-conformance executable's entry (bin/iommu-conformance.mjs imports this through tsx).
+import { runCli } from './program.ts';
+
+const code = await runCli(process.argv.slice(2));
+// Let stdout drain, then exit with the code (live subprocesses are killed by their exit hook).
+process.exitCode = code;
+setImmediate(() => process.exit(code));

@@ -1,0 +1,302 @@
+// The iommu-conformance command line: `check` (default) and `replay`. `runCli` returns the exit
+// code instead of exiting, so tests can run it in-process:
+//   0 conforming (or a replay that no longer fails), 1 counterexample, 2 usage or adapter error.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Call, DomainOptions } from '../../model/types.ts';
+import { resolveCapabilities, parseDomainOptions } from '../../model/validate.ts';
+import { DEFAULT_DOMAIN_KINDS, literal, formatCall, type Report } from '../index.ts';
+import { fromTraceJson, toTraceJson } from '../protocol.ts';
+import { replayCalls } from '../shrink.ts';
+import { runCampaign } from './campaign.ts';
+import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
+import { processIo, progressView, summary, type Io } from './output.ts';
+import { describeTarget, openTarget, parseImpl, UsageError, type TargetSpec } from './target.ts';
+
+const TRACE_VERSION = 1;
+
+/** counterexample.json */
+export interface TraceFile {
+  version: number;
+  target: TargetSpec;
+  seed: number;
+  path?: string;
+  maxCommands?: number;
+  domains?: Partial<DomainOptions>[];
+  property: string;
+  message: string;
+  steps: string[];
+  calls: Call[];
+}
+
+const int = (name: string, min: number) => (value: string): number => {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, not ${JSON.stringify(value)}`);
+  return n;
+};
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`--time must be a positive number of seconds, not ${JSON.stringify(value)}`);
+  return n;
+};
+const iotlb = (value: string): number | 'inf' => {
+  if (value === 'inf' || value === 'infinity') return 'inf';
+  return int('--iotlb', 0)(value);
+};
+
+interface CheckFlags {
+  impl?: string;
+  exec?: string;
+  stepTimeout?: number;
+  runs?: number;
+  seed?: number;
+  path?: string;
+  time?: number;
+  maxCommands?: number;
+  domains?: string;
+  iotlb?: number | 'inf';
+  workers: number;
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** A POSIX-shell quoted word. */
+const sh = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+function targetOf(flags: Pick<CheckFlags, 'impl' | 'exec' | 'iotlb' | 'stepTimeout'>): TargetSpec {
+  if (flags.impl !== undefined && flags.exec !== undefined) throw new UsageError('--impl and --exec are exclusive: check one target at a time');
+  if (flags.iotlb !== undefined && (flags.impl !== undefined || flags.exec !== undefined))
+    throw new UsageError('--iotlb sets the IOTLB of the built-in implementation only; it cannot apply to --impl or --exec');
+  if (flags.stepTimeout !== undefined && flags.exec === undefined) throw new UsageError('--step-timeout applies to --exec only');
+  if (flags.impl !== undefined) return { kind: 'impl', ...parseImpl(flags.impl) };
+  if (flags.exec !== undefined) return { kind: 'exec', command: flags.exec, stepTimeoutMs: flags.stepTimeout };
+  return { kind: 'builtin', iotlb: flags.iotlb };
+}
+
+/** The target's flags, for the replay command line. */
+function targetArgs(spec: TargetSpec): string[] {
+  switch (spec.kind) {
+    case 'builtin':
+      return spec.iotlb === undefined ? [] : ['--iotlb', String(spec.iotlb)];
+    case 'impl':
+      return ['--impl', spec.module + (spec.export ? '#' + spec.export : '')];
+    case 'exec':
+      return ['--exec', spec.command, ...(spec.stepTimeoutMs === undefined ? [] : ['--step-timeout', String(spec.stepTimeoutMs)])];
+  }
+}
+
+/** The report as JSON (bigints as {"$bigint": "0x..."}). */
+const reportJson = (report: Report): string => JSON.stringify(toTraceJson(report), null, 2);
+
+async function check(flags: CheckFlags, io: Io): Promise<number> {
+  const spec = targetOf(flags);
+  let domains: Partial<DomainOptions>[] | undefined;
+  try {
+    domains = flags.domains === undefined ? undefined : parseDomains(flags.domains);
+  } catch (e) {
+    if (e instanceof DomainsError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (flags.path !== undefined && flags.seed === undefined) throw new UsageError('--path replays a generated case: give its --seed too');
+  const seed = flags.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  const timeLimitMs = flags.time === undefined ? undefined : Math.round(flags.time * 1000);
+  // With a time limit and no run count, the time decides.
+  const numRuns = flags.runs ?? (timeLimitMs !== undefined && flags.path === undefined ? 1_000_000_000 : 100);
+  const outDir = flags.out === undefined ? undefined : resolve(flags.out);
+  const workers = flags.workers;
+
+  if (!flags.json && !flags.quiet)
+    io.err(
+      `iommu-conformance: checking ${describeTarget(spec)}, seed ${seed}` +
+        (timeLimitMs !== undefined ? `, ${flags.time} s` : '') +
+        (flags.runs !== undefined || timeLimitMs === undefined ? `, ${numRuns} runs` : '') +
+        (workers > 1 ? `, ${workers} workers (seeds ${seed}..${seed + workers - 1})` : '') +
+        '\n',
+    );
+  const t0 = Date.now();
+  const progress = progressView(io, { numRuns, timeLimitMs }, Boolean(flags.json || flags.quiet));
+  let report: Report;
+  try {
+    report = await runCampaign(spec, {
+      numRuns,
+      seed,
+      path: flags.path,
+      maxCommands: flags.maxCommands,
+      timeLimitMs,
+      domains,
+      workers,
+      reproDir: outDir ?? process.cwd(),
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.stop();
+  }
+  const elapsed = Date.now() - t0;
+
+  let written: { test: string; trace: string } | undefined;
+  if (outDir !== undefined && report.counterexample) {
+    mkdirSync(outDir, { recursive: true });
+    const trace: TraceFile = {
+      version: TRACE_VERSION,
+      target: spec,
+      seed: report.seed,
+      path: report.path,
+      maxCommands: flags.maxCommands,
+      domains,
+      property: report.counterexample.property,
+      message: report.counterexample.message,
+      steps: report.counterexample.steps,
+      calls: report.counterexample.calls,
+    };
+    written = { test: resolve(outDir, 'counterexample.test.ts'), trace: resolve(outDir, 'counterexample.json') };
+    writeFileSync(written.test, report.counterexample.repro);
+    writeFileSync(written.trace, JSON.stringify(toTraceJson(trace), null, 2) + '\n');
+  }
+
+  if (flags.json) {
+    io.out(reportJson(report) + '\n');
+  } else {
+    if (report.counterexample) {
+      const c = report.counterexample;
+      const replay = [
+        'iommu-conformance',
+        'check',
+        ...targetArgs(spec),
+        ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
+        ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
+        '--seed',
+        String(report.seed),
+        ...(report.path !== undefined ? ['--path', report.path] : []),
+      ];
+      io.out(
+        [
+          c.message,
+          '',
+          `Minimal counterexample (${c.steps.length} steps):`,
+          ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
+          '',
+          written ? `Repro test: ${written.test}\nTrace:      ${written.trace} (iommu-conformance replay ${sh(written.trace)})` : `Repro test (use --out DIR to write it to a file):\n${c.repro}`,
+          '',
+          `Replay: ${replay.map(sh).join(' ')}`,
+          '',
+        ].join('\n'),
+      );
+    } else if (report.error !== undefined) {
+      io.out(`error: ${report.error}\n\n`);
+    }
+    io.out(summary(report, elapsed, describeTarget(spec)));
+  }
+  if (report.ok) return 0;
+  if (report.counterexample) return 1;
+  if (!flags.json) io.err(`iommu-conformance: ${report.error?.split('\n')[0]}\n`);
+  return 2;
+}
+
+async function replay(file: string, flags: { impl?: string; exec?: string; iotlb?: number | 'inf'; stepTimeout?: number; json?: boolean }, io: Io): Promise<number> {
+  let trace: TraceFile;
+  try {
+    trace = fromTraceJson(JSON.parse(readFileSync(file, 'utf8'))) as TraceFile;
+  } catch (e) {
+    throw new UsageError(`replay: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (typeof trace !== 'object' || trace === null || !Array.isArray(trace.calls) || typeof trace.target !== 'object')
+    throw new UsageError(`replay: ${file} is not a counterexample.json (no target or calls)`);
+  const override = flags.impl !== undefined || flags.exec !== undefined || flags.iotlb !== undefined;
+  const spec = override ? targetOf(flags) : trace.target;
+  const target = await openTarget(spec);
+  try {
+    const first = await target.factory();
+    const capabilities = first.capabilities;
+    try {
+      resolveCapabilities(capabilities);
+    } catch (e) {
+      throw new UsageError(`replay: bad capabilities: ${(e as Error).message}`);
+    }
+    const caps = resolveCapabilities(capabilities);
+    const kinds = trace.domains ?? DEFAULT_DOMAIN_KINDS.filter((k) => parseDomainOptions(k, caps) !== undefined);
+    let used = false;
+    const factory = () => {
+      if (!used) {
+        used = true;
+        return first;
+      }
+      return target.factory();
+    };
+    const result = await replayCalls(factory, { capabilities, kinds, representableOnly: target.representableOnly, stepTimeoutMs: 10_000 }, trace.calls);
+    if (flags.json) {
+      io.out(JSON.stringify(toTraceJson({ ok: !result.failure && result.error === undefined, trace: result.trace, failure: result.failure && { property: result.failure.property, message: result.failure.message }, error: result.error === undefined ? undefined : String(result.error) }), null, 2) + '\n');
+    } else {
+      io.out(`Replaying ${trace.calls.length} calls of ${file} against ${target.description}:\n`);
+      let i = 0;
+      for (const entry of result.trace) {
+        if ('call' in entry) io.out(`  ${String(++i).padStart(2)}. ${formatCall(entry.call)} -> ${entry.threw ? 'threw ' : ''}${literal(entry.answer)}\n`);
+        else io.out(`      iommu.checkInvariants() -> ${entry.threw ? 'threw ' : ''}${literal(entry.answer)}\n`);
+      }
+      io.out('\n');
+      if (result.failure) io.out(`STILL FAILS: ${result.failure.message}\n`);
+      else if (result.error !== undefined) io.out(`error: ${result.error instanceof Error ? result.error.message : String(result.error)}\n`);
+      else io.out(`PASSES: every answer conforms now (the trace was found as ${trace.property}).\n`);
+    }
+    if (result.failure) return 1;
+    if (result.error !== undefined) return 2;
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
+function targetOptions(cmd: Command): Command {
+  return cmd
+    .option('--impl <path[#export]>', 'check a TS/JS module: its export is an Iommu class (no-arg constructor) or a factory function')
+    .option('--exec <command>', 'check an executable speaking the JSON Lines protocol (docs/PROTOCOL.md)')
+    .option('--step-timeout <ms>', 'with --exec: time allowed per answer (default 5000)', int('--step-timeout', 1))
+    .option('--iotlb <n|inf>', 'IOTLB entries of the built-in implementation (inf: keep everything)', iotlb);
+}
+
+/** Runs the CLI on `argv` (without node and script) and resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let code = 0;
+  const program = new Command('iommu-conformance')
+    .description('Model-based conformance checking of IOMMU implementations against the iommu-conformance contract.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s), outputError: (s, write) => write(s) })
+    .showSuggestionAfterError(true);
+
+  targetOptions(program.command('check', { isDefault: true }).description('check an implementation (default: the built-in FastIommu)'))
+    .option('--runs <n>', 'generated runs (default 100, or unlimited under --time)', int('--runs', 1))
+    .option('--seed <s>', 'random seed (default: random; printed)', int('--seed', -(2 ** 31)))
+    .option('--path <p>', 'replay one generated case of --seed (as printed on failure)')
+    .option('--time <seconds>', 'stop generating new runs after this long', seconds)
+    .option('--max-commands <n>', 'commands per run at most (default 40)', int('--max-commands', 0))
+    .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
+    .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1), 1)
+    .option('--out <dir>', 'on failure, write DIR/counterexample.test.ts and DIR/counterexample.json')
+    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--quiet', 'no progress output'))
+    .action(async (flags: CheckFlags) => {
+      code = await check(flags, io);
+    });
+
+  targetOptions(program.command('replay').argument('<file>', 'a counterexample.json written by check --out'))
+    .description('re-run a saved counterexample against its target (or the one given) and show every answer')
+    .option('--json', 'print the replay as JSON')
+    .action(async (file: string, flags: { impl?: string; exec?: string; iotlb?: number | 'inf'; stepTimeout?: number; json?: boolean }) => {
+      code = await replay(file, flags, io);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError) {
+      io.err(`iommu-conformance: ${e.message}\n`);
+      return 2;
+    }
+    io.err(`iommu-conformance: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
+    return 2;
+  }
+}

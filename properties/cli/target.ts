@@ -1,0 +1,190 @@
+// What the CLI checks: the built-in FastIommu, a TypeScript/JavaScript module, or an executable
+// speaking the subprocess protocol. A target is plain data (it goes into counterexample.json and
+// to worker threads) and `openTarget` turns it into a factory.
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Iommu } from '../../model/types.ts';
+import { AdapterError, SubprocessIommu } from '../subprocess.ts';
+
+export type TargetSpec =
+  | { kind: 'builtin'; iotlb?: number | 'inf' }
+  | { kind: 'impl'; module: string; export?: string }
+  | { kind: 'exec'; command: string; stepTimeoutMs?: number; cwd?: string };
+
+/** A usage problem or a target that cannot be used: the CLI prints it as one line and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface OpenTarget {
+  readonly factory: () => Iommu | Promise<Iommu>;
+  /** How a repro test written in `reproDir` builds the implementation. */
+  repro(reproDir: string): { imports: string; create: string };
+  /** Only arguments the JSON protocol can carry (subprocesses). */
+  readonly representableOnly: boolean;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'] as const;
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** An import specifier for `file` from a test written in `fromDir`. */
+function specifier(file: string, fromDir: string): string {
+  let rel = relative(fromDir, file).split(sep).join('/');
+  if (!rel.startsWith('.')) rel = './' + rel;
+  return isAbsolute(rel) ? pathToFileURL(file).href : rel;
+}
+
+const missingMethods = (x: unknown): string[] =>
+  METHODS.filter((m) => typeof (x as Record<string, unknown> | null | undefined)?.[m] !== 'function');
+
+const isClass = (f: Function): boolean => /^class[\s{]/.test(Function.prototype.toString.call(f));
+
+export function describeTarget(spec: TargetSpec): string {
+  switch (spec.kind) {
+    case 'builtin':
+      return `built-in FastIommu (iotlb ${spec.iotlb ?? 'default'})`;
+    case 'impl':
+      return `module ${spec.module}${spec.export ? '#' + spec.export : ''}`;
+    case 'exec':
+      return `executable \`${spec.command}\``;
+  }
+}
+
+/** `path[#export]` of --impl. */
+export function parseImpl(value: string): { module: string; export?: string } {
+  const hash = value.lastIndexOf('#');
+  if (hash > 0) return { module: value.slice(0, hash), export: value.slice(hash + 1) || undefined };
+  return { module: value };
+}
+
+export async function openTarget(spec: TargetSpec): Promise<OpenTarget> {
+  switch (spec.kind) {
+    case 'builtin':
+      return openBuiltin(spec.iotlb);
+    case 'impl':
+      return openModule(spec.module, spec.export);
+    case 'exec':
+      return openExec(spec.command, spec.stepTimeoutMs, spec.cwd);
+  }
+}
+
+async function openBuiltin(iotlb: number | 'inf' | undefined): Promise<OpenTarget> {
+  const { FastIommu } = await import('../../impl/index.ts');
+  const size = iotlb === 'inf' ? Number.POSITIVE_INFINITY : iotlb;
+  const options = size === undefined ? {} : { iotlbSize: size };
+  try {
+    new FastIommu(options);
+  } catch (e) {
+    throw new UsageError(`--iotlb: ${(e as Error).message}`);
+  }
+  const arg = size === undefined ? '' : `{ iotlbSize: ${size === Number.POSITIVE_INFINITY ? 'Infinity' : size} }`;
+  return {
+    factory: () => new FastIommu(options),
+    repro: (dir) => ({
+      imports: `import { FastIommu } from '${specifier(resolve(ROOT, 'impl', 'index.ts'), dir)}';`,
+      create: `new FastIommu(${arg})`,
+    }),
+    representableOnly: false,
+    description: describeTarget({ kind: 'builtin', iotlb }),
+    close: async () => {},
+  };
+}
+
+async function openModule(modulePath: string, exportName: string | undefined): Promise<OpenTarget> {
+  const file = resolve(modulePath);
+  if (!existsSync(file)) throw new UsageError(`--impl: cannot find module ${modulePath} (looked at ${file})`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--impl: cannot load ${modulePath}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  let name = exportName;
+  if (name === undefined) {
+    if (typeof mod.default === 'function') name = 'default';
+    else {
+      const functions = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+      if (functions.length !== 1)
+        throw new UsageError(
+          functions.length === 0
+            ? `--impl: ${modulePath} exports no class or function; export an Iommu class or factory`
+            : `--impl: ${modulePath} exports several functions (${functions.join(', ')}); pick one with ${modulePath}#NAME`,
+        );
+      name = functions[0]!;
+    }
+  }
+  const exported = mod[name];
+  if (typeof exported !== 'function')
+    throw new UsageError(`--impl: ${modulePath} has no exported class or function named ${name}`);
+  const ctor = exported as (new () => unknown) & (() => unknown);
+  const asClass = isClass(ctor);
+  const make = async (): Promise<Iommu> => (asClass ? new ctor() : await ctor()) as Iommu;
+  let first: unknown;
+  try {
+    first = await make();
+  } catch (e) {
+    throw new UsageError(`--impl: ${modulePath}#${name} threw when building an instance: ${(e as Error).message}`);
+  }
+  const missing = missingMethods(first);
+  if (missing.length > 0)
+    throw new UsageError(`--impl: ${modulePath}#${name} does not give an Iommu (missing ${missing.join(', ')})`);
+  let pending: unknown = first;
+  return {
+    // The first instance, built to check the export, serves the first run.
+    factory: () => {
+      if (pending !== undefined) {
+        const p = pending as Iommu;
+        pending = undefined;
+        return p;
+      }
+      return make();
+    },
+    repro: (dir) => {
+      const spec = specifier(file, dir);
+      const local = name === 'default' ? 'Implementation' : name!;
+      const imports = name === 'default' ? `import ${local} from '${spec}';` : `import { ${local} } from '${spec}';`;
+      return { imports, create: asClass ? `new ${local}()` : `${local}()` };
+    },
+    representableOnly: false,
+    description: describeTarget({ kind: 'impl', module: modulePath, export: exportName }),
+    close: async () => {},
+  };
+}
+
+async function openExec(command: string, stepTimeoutMs: number | undefined, cwd: string | undefined): Promise<OpenTarget> {
+  let adapter: SubprocessIommu;
+  try {
+    adapter = await SubprocessIommu.start(command, { stepTimeoutMs, cwd });
+  } catch (e) {
+    if (e instanceof AdapterError) throw new UsageError(`--exec: ${e.message.split('\n')[0]}${stderrHint(e.message)}`);
+    throw e;
+  }
+  const timeout = stepTimeoutMs === undefined ? '' : `, { stepTimeoutMs: ${stepTimeoutMs} }`;
+  return {
+    factory: async () => {
+      await adapter.reset();
+      return adapter;
+    },
+    repro: (dir) => ({
+      imports: `import { SubprocessIommu } from '${specifier(resolve(ROOT, 'properties', 'subprocess.ts'), dir)}';`,
+      create: `SubprocessIommu.start(${JSON.stringify(command)}${timeout}).then(async (a) => (await a.reset(), a))`,
+    }),
+    representableOnly: true,
+    description: describeTarget({ kind: 'exec', command }),
+    close: () => adapter.close(),
+  };
+}
+
+/** The last stderr line of a startup failure, appended to the one-line message. */
+function stderrHint(message: string): string {
+  const m = message.split('--- stderr (last lines) ---\n')[1];
+  const last = m?.trim().split('\n').pop();
+  return last ? ` (stderr: ${last.slice(0, 200)})` : '';
+}
