@@ -441,7 +441,8 @@ static void op_unmap(struct jval *req)
 		}
 	}
 	/* Rebuild the extent array without [iova, end), splitting extents that straddle it. */
-	struct extent *out = malloc((d->n + 2) * sizeof *out);
+	size_t cap = d->n + 1; /* one extent may split in two */
+	struct extent *out = malloc(cap * sizeof *out);
 	size_t m = 0;
 	if (!out) { perror("malloc"); exit(1); }
 	for (size_t i = 0; i < d->n; i++) {
@@ -456,7 +457,7 @@ static void op_unmap(struct jval *req)
 	free(d->ext);
 	d->ext = out;
 	d->n = m;
-	d->cap = d->n + 2;
+	d->cap = cap;
 #ifndef STALE_IOTLB_BUG
 	if (!d->deferred) tlb_drop_range(d->id, iova, end);
 #else

@@ -88,6 +88,9 @@ function targetArgs(spec: TargetSpec): string[] {
   }
 }
 
+/** The object without its undefined keys (shallow). */
+const compact = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
 /** The report as JSON (bigints as {"$bigint": "0x..."}). */
 const reportJson = (report: Report): string => JSON.stringify(toTraceJson(report), null, 2);
 
@@ -141,7 +144,8 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     mkdirSync(outDir, { recursive: true });
     const trace: TraceFile = {
       version: TRACE_VERSION,
-      target: spec,
+      // An executable's command may be relative: record where it ran.
+      target: compact(spec.kind === 'exec' ? { ...spec, cwd: spec.cwd ?? process.cwd() } : spec),
       seed: report.seed,
       path: report.path,
       maxCommands: flags.maxCommands,
@@ -153,7 +157,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     };
     written = { test: resolve(outDir, 'counterexample.test.ts'), trace: resolve(outDir, 'counterexample.json') };
     writeFileSync(written.test, report.counterexample.repro);
-    writeFileSync(written.trace, JSON.stringify(toTraceJson(trace), null, 2) + '\n');
+    writeFileSync(written.trace, JSON.stringify(toTraceJson(compact(trace)), null, 2) + '\n');
   }
 
   if (flags.json) {
