@@ -145,7 +145,7 @@ export class RunContext {
     if (text === undefined) return;
     if (text.startsWith('error ')) count(this.stats, `error:${text.slice(6)}`);
     else if (text.startsWith('fault ')) count(this.stats, `fault:${text.slice(6)}`);
-    else if (call.op === 'translate') count(this.stats, 'translate:ok');
+    else count(this.stats, call.op === 'translate' ? 'translate:ok' : `ok:${call.op}`);
   }
 
   /** Counts the shapes that break real IOMMUs, so a user sees the generator reaches them. */
