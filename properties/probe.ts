@@ -73,6 +73,10 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
           add(a.device, a.pasid, e.iova, 'read');
           add(a.device, a.pasid, e.iova + e.size - SIZE_4K, 'read');
         }
+        // The live neighbours, whose table pages an unmap must not free.
+        const live = extentsOf(model, call.domain);
+        const after = live.findIndex((e) => e.iova >= call.iova + call.size);
+        for (const e of [live[(after < 0 ? live.length : after) - 1], live[after]]) if (e) add(a.device, a.pasid, e.iova, 'read');
       }
       break;
     case 'flush':

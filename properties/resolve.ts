@@ -30,7 +30,10 @@ type PagingView = DomainView & { readonly config: Extract<DomainConfig, { type: 
 const K4 = SIZE_4K;
 const BOUNDARIES = [0n, SIZE_2M, SIZE_1G, 1n << 39n, 1n << 48n];
 const DOMAIN_IDS = [1, 2, 3, 4];
-const EDGE_DOMAIN_IDS = [0, 0xffff_ffff];
+/** Edges of the id space, and ids that alias small ones under a 16-bit mask. */
+const EDGE_DOMAIN_IDS = [0, 0xffff_ffff, 0x1_0001];
+/** Steps from an IOVA to the IOVAs that share its index at every level but one. */
+const LEVEL_STRIDES = [1n << 21n, 1n << 30n, 1n << 39n, 1n << 48n];
 
 const choose = <T>(items: readonly T[], seed: number): T => items[seed % items.length];
 const isPaging = (d: DomainView): d is PagingView => d.config.type === 'paging';
@@ -64,12 +67,15 @@ const INVALID_OPTIONS: readonly unknown[] = [
   { type: 'dma' },
 ];
 
+/** Few ids so that they collide; plus the top id and ids that alias 0 or 1 under 8/16-bit masks. */
 function devices(caps: ResolvedCapabilities): number[] {
-  return [0, 1, 2, 0, 1, 2 ** caps.deviceIdBits - 1];
+  const edges = [2 ** caps.deviceIdBits - 1, 0x100, 0x1_0000].filter((d) => d < 2 ** caps.deviceIdBits);
+  return [0, 1, 2, 0, 1, 2, 0, 1, ...edges];
 }
 
 function pasids(caps: ResolvedCapabilities): number[] {
-  return [1, 2, 3, 1, 2, 2 ** caps.pasidBits - 1];
+  const edges = [2 ** caps.pasidBits - 1, 0x101].filter((p) => p < 2 ** caps.pasidBits);
+  return [1, 2, 3, 1, 2, 3, 1, 2, ...edges];
 }
 
 /** A (device, PASID or RID) target: mostly one that is attached, else any from the pools. */
@@ -122,6 +128,7 @@ function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
     () => (mine.length ? choose(mine, sub).iova + choose(mine, sub).size : undefined), // right after a mapping
     () => (mine.length ? choose(mine, sub).iova - size : undefined), // right before a mapping
     () => (mine.length ? choose(mine, sub).iova + BigInt(sub % 3) * K4 : undefined), // overlapping: EEXIST
+    () => (mine.length ? choose(mine, sub).iova - K4 : undefined), // free first page, then a conflict: atomicity
     () => (unmapped.length ? choose(unmapped, sub).iova : undefined), // remap a just-unmapped IOVA
     () => BigInt(1 + (sub % 7)) * align, // aligned: invites 2M/1G leaves
     () => BigInt(sub % 4096) * K4, // somewhere low
@@ -206,6 +213,8 @@ function dmaCalls(scene: Scene, intent: Extract<Intent, { kind: 'dma' }>): Call[
     () => (others.length ? choose(others, sub).iova : undefined), // another domain's page: isolation
     () => (scene.recentlyUnmapped.length ? choose(scene.recentlyUnmapped, sub).iova : undefined),
     () => choose([...BOUNDARIES, 1n << 57n, PA_LIMIT, U64_LIMIT - K4], sub) - (sub % 2 === 0 ? 0n : K4),
+    () => (own?.config.type === 'paging' ? own.config.aperture - BigInt(sub % 2) * K4 : undefined), // the aperture's edge
+    () => (mine.length ? choose(mine, sub).iova + choose(LEVEL_STRIDES, sub >> 3) : undefined), // aliases at a level boundary
   ];
   const base = choose(places, intent.place)() ?? BigInt(sub % 512) * K4;
   const offset = intent.offset % 3 === 0 ? BigInt(intent.offset % 4096) : 0n;
