@@ -63,6 +63,15 @@ describe('iommu-conformance check', () => {
     expect(report.statistics.runs).toBe(2);
   });
 
+  it('splits the runs over worker threads, and the first failure wins', async () => {
+    const ok = await cli('--runs', '4', '--seed', '3', '--max-commands', '5', '--workers', '2', '--json');
+    expect(ok.code, ok.err).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, numRuns: 4 });
+    const bad = await cli('--impl', fixture('cli-buggy-iommu.ts'), '--runs', '400', '--seed', '1', '--max-commands', '12', '--workers', '2', '--quiet');
+    expect(bad.code, bad.out + bad.err).toBe(1);
+    expect(bad.out).toMatch(/Replay: .* --seed (1|2) --path/);
+  });
+
   it('takes a factory export by name', async () => {
     const r = await cli('--impl', `${fixture('cli-factory.ts')}#makeIommu`, '--runs', '2', '--seed', '3', '--max-commands', '5', '--quiet');
     expect(r.code, r.err).toBe(0);

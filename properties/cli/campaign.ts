@@ -80,10 +80,11 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
   const share = (i: number) => Math.floor(options.numRuns / n) + (i < options.numRuns % n ? 1 : 0);
   const progress = Array.from({ length: n }, () => ({ runsDone: 0, steps: 0 }));
   const workers: Worker[] = [];
+  const exited = new Set<Worker>();
   const stopAll = async (except?: Worker): Promise<void> => {
     await Promise.all(
       workers
-        .filter((w) => w !== except)
+        .filter((w) => w !== except && !exited.has(w))
         .map(
           (w) =>
             new Promise<void>((res) => {
@@ -136,6 +137,7 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
       });
       w.on('error', (e) => finish(new Error(`worker ${i}: ${e.message}`)));
       w.on('exit', (code) => {
+        exited.add(w);
         if (!settled && reports[i] === undefined) finish(new Error(`worker ${i} exited with code ${code} before reporting`));
       });
     }
