@@ -13,6 +13,8 @@ export class Domain {
   /** End of the IOVA space, as bigint and as a PFN. */
   readonly aperture: bigint;
   readonly aperturePfn: number;
+  /** The aperture as a Number (a power of two up to 2^57: exact). */
+  readonly apertureNum: number;
   /** Whether a leaf may sit at level 0 (4K), 1 (2M), 2 (1G). */
   readonly leafOk: readonly boolean[];
   readonly deferred: boolean;
@@ -24,12 +26,8 @@ export class Domain {
   /** Pages currently mapped. */
   mappedPages = 0;
 
-  // IOTLB: this domain's cached leaves, frame at that leaf's granularity -> IOTLB slot. Keyed
-  // per domain object, which is the tag: a re-created id is a new object with a new tag.
-  readonly tlb0 = new Map<number, number>();
-  readonly tlb1 = new Map<number, number>();
-  readonly tlb2 = new Map<number, number>();
-  readonly tlbs: readonly Map<number, number>[] = [this.tlb0, this.tlb1, this.tlb2];
+  /** IOTLB entries of this domain per leaf level (0: 4K, 1: 2M, 2: 1G). */
+  readonly tlbN = new Int32Array(3);
 
   /** Deferred invalidation queue: PFN ranges [qa[i], qb[i]) unmapped since the last flush. */
   qa: number[] = [];
@@ -50,6 +48,7 @@ export class Domain {
       this.levels = config.levels;
       this.aperture = config.aperture;
       this.aperturePfn = Number(config.aperture >> 12n);
+      this.apertureNum = Number(config.aperture);
       this.leafOk = [true, config.pageSizes.includes(0x20_0000n), config.pageSizes.includes(0x4000_0000n), false, false];
       this.deferred = config.invalidation === 'deferred';
       this.whole = config.unmap === 'whole';
@@ -58,6 +57,7 @@ export class Domain {
       this.levels = 0;
       this.aperture = 0n;
       this.aperturePfn = 0;
+      this.apertureNum = 0;
       this.leafOk = [false, false, false, false, false];
       this.deferred = false;
       this.whole = false;

@@ -82,7 +82,8 @@ const DEFAULT_IOTLB_SIZE = 1024;
 /** A deferred domain's flush queue holds this many ranges; beyond, the domain's IOTLB entries are
  * all invalidated instead (as Linux's flush queue does when full). */
 const FLUSH_QUEUE_SIZE = 256;
-const TWO53 = 1n << 53n;
+const TWO53_NUM = 2 ** 53;
+const PA_LIMIT_NUM = 2 ** 52;
 const LOW27 = 134217728; // 2^27: PFN bits of levels 0..2
 
 const OK: VoidResult = Object.freeze({ ok: true }) as VoidResult;
@@ -133,6 +134,9 @@ export class FastIommu implements Iommu {
   private readonly pasids = new Map<number, Map<number, Domain>>();
   private readonly arena = new TableArena();
   private readonly tlb: Iotlb;
+  /** 2^deviceIdBits and 2^pasidBits, for translate's fast path. */
+  private readonly deviceLimit: number;
+  private readonly pasidLimit: number;
   private nextTag = 1;
   private walks = 0;
   private fqOverflows = 0;
@@ -142,6 +146,8 @@ export class FastIommu implements Iommu {
     if (typeof size !== 'number' || !(size >= 0) || !(Number.isInteger(size) || size === Number.POSITIVE_INFINITY))
       throw new TypeError('iotlbSize must be a non-negative integer or Infinity');
     this.caps = resolveCapabilities(options.capabilities);
+    this.deviceLimit = 2 ** this.caps.deviceIdBits;
+    this.pasidLimit = 2 ** this.caps.pasidBits;
     if (options.capabilities !== undefined) {
       Object.defineProperty(this, 'capabilities', { value: options.capabilities, enumerable: true });
     }
@@ -294,7 +300,7 @@ export class FastIommu implements Iommu {
   /** After an unmap of [a, b): strict domains invalidate now, deferred ones queue the range. */
   private invalidateUnmapped(d: Domain, a: number, b: number): void {
     // With nothing of this domain cached, no stale entry can ever appear for this range.
-    if (d.tlb0.size === 0 && d.tlb1.size === 0 && d.tlb2.size === 0) return;
+    if (d.tlbN[0] === 0 && d.tlbN[1] === 0 && d.tlbN[2] === 0) return;
     if (!d.deferred) {
       this.tlb.invalidateRange(d, a, b);
       return;
@@ -328,6 +334,37 @@ export class FastIommu implements Iommu {
   // ---------------------------------------------------------------- translate
 
   translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
+    // Fast path. Each test here implies the corresponding validate.ts predicate (an integer
+    // number in [0, 2^32) below 2^deviceIdBits; null or an integer in [1, 2^pasidBits); 'read'
+    // or 'write'; a bigint whose Number is in [0, 2^53), hence exact and a u64), so only valid
+    // arguments take it; everything else goes to `translateSlow`, where those predicates decide.
+    // BigInt comparisons are runtime calls in V8, so the IOVA is converted once, to a Number.
+    let x: number;
+    if (
+      typeof device === 'number' &&
+      device >>> 0 === device &&
+      device < this.deviceLimit &&
+      (pasid === null || (typeof pasid === 'number' && pasid >>> 0 === pasid && pasid !== 0 && pasid < this.pasidLimit)) &&
+      (access === 'read' || access === 'write') &&
+      typeof iova === 'bigint' &&
+      (x = Number(iova)) >= 0 &&
+      x < TWO53_NUM
+    ) {
+      const d = pasid === null ? this.rid.get(device) : this.pasids.get(device)?.get(pasid);
+      if (d === undefined) return F_BLOCKED;
+      if (d.kind !== PAGING) {
+        if (d.kind === BLOCKED) return F_BLOCKED;
+        return x < PA_LIMIT_NUM ? { ok: true, pa: iova } : F_NOT_MAPPED;
+      }
+      if (x >= d.apertureNum) return F_NOT_MAPPED;
+      const pfn = Math.floor(x / 4096);
+      return this.lookup(d, pfn, x - pfn * 4096, access === 'write' ? 2 : 1);
+    }
+    return this.translateSlow(device, pasid, iova, access);
+  }
+
+  /** translate for arguments off the fast path: invalid ones, and IOVAs at or above 2^53. */
+  private translateSlow(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
     const caps = this.caps;
     if (!isDeviceId(device, caps) || !isPasidOrRid(pasid, caps) || !isU64(iova) || !isAccess(access)) return EINVAL;
     const d = pasid === null ? this.rid.get(device) : this.pasids.get(device)?.get(pasid);
@@ -337,32 +374,29 @@ export class FastIommu implements Iommu {
       return iova < PA_LIMIT ? { ok: true, pa: iova } : F_NOT_MAPPED;
     }
     if (iova >= d.aperture) return F_NOT_MAPPED;
-    let pfn: number;
-    let off: number;
-    if (iova < TWO53) {
-      const x = Number(iova);
-      off = x % 4096;
-      pfn = (x - off) / 4096;
-    } else {
-      pfn = Number(iova >> 12n);
-      off = Number(iova & 0xfffn);
-    }
-    const need = access === 'write' ? 2 : 1;
-    const lo = pfn % LOW27;
+    return this.lookup(d, Number(iova >> 12n), Number(iova & 0xfffn), access === 'write' ? 2 : 1);
+  }
+
+  /** IOTLB lookup, then page walk on a miss, for page `pfn` of paging domain `d`, inside its aperture. */
+  private lookup(d: Domain, pfn: number, off: number, need: number): Translation {
+    const hi = Math.floor(pfn / LOW27);
+    const lo = pfn - hi * LOW27; // PFN bits 0..26: the indices of levels 0..2
     const tlb = this.tlb;
     const cached = tlb.capacity !== 0;
     if (cached) {
+      const tag = d.tag;
+      const n = d.tlbN;
       let mask = 0;
-      let s = d.tlb0.get(pfn);
-      if (s === undefined && d.tlb1.size !== 0) {
+      let s = n[0] !== 0 ? tlb.find(tag, 0, pfn) : -1;
+      if (s < 0 && n[1] !== 0) {
         mask = 511;
-        s = d.tlb1.get((pfn - (lo & 511)) / 512);
+        s = tlb.find(tag, 1, (pfn - (lo & 511)) / 512);
       }
-      if (s === undefined && d.tlb2.size !== 0) {
+      if (s < 0 && n[2] !== 0) {
         mask = 262143;
-        s = d.tlb2.get((pfn - (lo & 262143)) / 262144);
+        s = tlb.find(tag, 2, (pfn - (lo & 262143)) / 262144);
       }
-      if (s !== undefined) {
+      if (s >= 0) {
         tlb.hits++;
         const e = tlb.slotPte[s]!;
         if ((e & need) === 0) return F_PERMISSION;
@@ -373,7 +407,6 @@ export class FastIommu implements Iommu {
     // Page walk.
     this.walks++;
     const pte = this.arena.pte;
-    const hi = (pfn - lo) / LOW27;
     let t = d.root;
     for (let l = d.levels - 1; l >= 0; l--) {
       const e = pte[t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511)]!;
@@ -450,7 +483,7 @@ export class FastIommu implements Iommu {
       if (d.id !== id) problems.push(`${name}: recorded under id ${d.id}`);
       if (d.kind !== PAGING) {
         if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
-        if (d.tlb0.size + d.tlb1.size + d.tlb2.size !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
+        if (d.tlbN[0] + d.tlbN[1] + d.tlbN[2] !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
         if (d.qa.length !== 0) problems.push(`${name}: non-paging domain has queued invalidations`);
         continue;
       }
@@ -573,38 +606,30 @@ export class FastIommu implements Iommu {
 
   private checkIotlb(problems: string[]): void {
     const tlb = this.tlb;
-    const n = tlb.slotDom.length;
-    if (n > tlb.capacity) problems.push(`iotlb: ${n} slots for capacity ${tlb.capacity}`);
-    const free = new Set(tlb.freeSlots);
-    if (free.size !== tlb.freeSlots.length) problems.push('iotlb: a slot is twice in the free list');
-    let live = 0;
-    for (let s = 0; s < n; s++) {
+    tlb.checkStructure(problems);
+    const counts = new Map<Domain, number[]>();
+    for (let s = 0; s < tlb.used; s++) {
       const d = tlb.slotDom[s];
-      if (d === undefined) {
-        if (!free.has(s)) problems.push(`iotlb: slot ${s} empty but not free`);
+      if (d === undefined) continue;
+      if (this.domains.get(d.id) !== d) {
+        problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
         continue;
       }
-      live++;
-      if (free.has(s)) problems.push(`iotlb: slot ${s} used and free`);
-      if (this.domains.get(d.id) !== d) problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
-      if (tlb.slotTag[s] !== d.tag) problems.push(`iotlb: slot ${s} tag ${tlb.slotTag[s]} is not its domain's ${d.tag}`);
       const l = tlb.slotLevel[s]!;
-      if (d.tlbs[l]?.get(tlb.slotFrame[s]!) !== s) problems.push(`iotlb: slot ${s} not indexed by its domain`);
-    }
-    let indexed = 0;
-    for (const d of this.domains.values()) {
-      for (let l = 0; l < 3; l++) {
-        for (const [f, s] of d.tlbs[l]!) {
-          indexed++;
-          if (tlb.slotDom[s] !== d || tlb.slotLevel[s] !== l || tlb.slotFrame[s] !== f) {
-            problems.push(`iotlb: domain ${d.id} level ${l} frame ${f} points to a foreign slot ${s}`);
-            continue;
-          }
-          this.checkEntry(d, l, f, tlb.slotPte[s]!, problems);
-        }
+      if (l > 2) {
+        problems.push(`iotlb: slot ${s} has level ${l}`);
+        continue;
       }
+      const c = counts.get(d) ?? [0, 0, 0];
+      c[l]!++;
+      counts.set(d, c);
+      this.checkEntry(d, l, tlb.slotFrame[s]!, tlb.slotPte[s]!, problems);
     }
-    if (indexed !== live) problems.push(`iotlb: ${live} live slots, ${indexed} indexed`);
+    for (const d of this.domains.values()) {
+      const c = counts.get(d) ?? [0, 0, 0];
+      for (let l = 0; l < 3; l++)
+        if (c[l] !== d.tlbN[l]) problems.push(`iotlb: domain ${d.id} counts ${d.tlbN[l]} level-${l} entries, holds ${c[l]}`);
+    }
   }
 
   /** A cached leaf must match the table on every page it covers, but for queued ranges. */

@@ -1,20 +1,34 @@
-// The IOTLB: a bounded, fully associative cache of leaf translations.
+// The IOTLB: a bounded, fully associative cache of leaf translations, in typed arrays.
 //
-// An entry is (domain tag, level, frame at that level's granularity) -> the leaf PTE. Entries
-// live in numbered slots; each domain indexes its own entries per level (frame -> slot), so the
-// domain object is the tag and two domains can never share an entry. When every slot is taken,
-// the slot under a round-robin hand is evicted (FIFO over slots); slots freed by invalidation
-// are reused first. Capacity 0 disables the cache; Infinity never evicts.
+// An entry is keyed by (domain tag, level, frame at that level's granularity) and holds the leaf
+// PTE. The tag is the domain's hardware tag (like a VT-d DID or an SMMU ASID), allocated at
+// createDomain and never reused, so two domains never share an entry, and a re-created domain id
+// never sees its predecessor's. Entries live in numbered slots; an open-addressing hash table
+// (linear probing, backward-shift deletion, load factor <= 1/2) maps keys to slots. When every
+// slot is taken, the slot under a round-robin hand is evicted (FIFO over slots); slots freed by
+// invalidation are reused first. Capacity 0 disables the cache; Infinity never evicts (the arrays
+// grow instead). Each domain counts its entries per level, so that lookups skip empty levels and
+// domain invalidation costs nothing for a domain with nothing cached.
 import type { Domain } from './domain.ts';
 import { SPAN } from './pagetable.ts';
 
+/** Ranges of at most this many frames are invalidated by probing; larger ones by a scan. */
+const PROBE_LIMIT = 64;
+
 export class Iotlb {
-  /** Per slot: owning domain (undefined when free), level, frame and the cached leaf PTE. */
-  readonly slotDom: (Domain | undefined)[] = [];
-  readonly slotTag: number[] = [];
-  readonly slotLevel: number[] = [];
-  readonly slotFrame: number[] = [];
-  readonly slotPte: number[] = [];
+  /** Slots allocated (array length) and handed out (bump pointer). */
+  private nslots = 0;
+  used = 0;
+  /** Per slot: owner (undefined when free), tag, level, frame, cached PTE and home bucket. */
+  slotDom: (Domain | undefined)[] = [];
+  slotTag: Float64Array = new Float64Array(0);
+  slotLevel: Uint8Array = new Uint8Array(0);
+  slotFrame: Float64Array = new Float64Array(0);
+  slotPte: Float64Array = new Float64Array(0);
+  private slotHome: Int32Array = new Int32Array(0);
+  /** Hash buckets: slot + 1, or 0 when empty. */
+  buckets: Int32Array = new Int32Array(1);
+  private mask = 0;
   readonly freeSlots: number[] = [];
   private hand = 0;
   hits = 0;
@@ -25,76 +39,189 @@ export class Iotlb {
 
   constructor(readonly capacity: number) {}
 
+  /** Entries held. */
   get size(): number {
-    return this.slotDom.length - this.freeSlots.length;
+    return this.used - this.freeSlots.length;
   }
 
-  /** Caches the leaf `pte` of domain `d` at `level` covering frame `frame`. */
+  /** The bucket a key starts probing from. */
+  hash(tag: number, level: number, frame: number): number {
+    const lo = frame >>> 0; // frame mod 2^32 (frames are integers below 2^45)
+    const hi = (frame - lo) / 4294967296;
+    let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi ^ (level << 16) ^ Math.imul(tag, 0x85ebca6b), 0xc2b2ae35);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    return h & this.mask;
+  }
+
+  /** The slot caching (tag, level, frame), or -1. */
+  find(tag: number, level: number, frame: number): number {
+    const b = this.buckets;
+    const mask = this.mask;
+    let i = this.hash(tag, level, frame);
+    for (;;) {
+      const v = b[i]!;
+      if (v === 0) return -1;
+      const s = v - 1;
+      if (this.slotFrame[s] === frame && this.slotLevel[s] === level && this.slotTag[s] === tag) return s;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Caches the leaf `pte` of domain `d` at `level` covering frame `frame` (not cached yet). */
   insert(d: Domain, level: number, frame: number, pte: number): void {
     const cap = this.capacity;
     if (cap === 0) return;
     let s = this.freeSlots.pop();
     if (s === undefined) {
-      if (this.slotDom.length < cap) {
-        s = this.slotDom.length;
-        this.slotDom.push(undefined);
-        this.slotTag.push(0);
-        this.slotLevel.push(0);
-        this.slotFrame.push(0);
-        this.slotPte.push(0);
+      if (this.used === this.nslots && this.nslots < cap) this.grow();
+      if (this.used < this.nslots) {
+        s = this.used++;
       } else {
         s = this.hand;
-        this.hand = s + 1 === cap ? 0 : s + 1;
-        const old = this.slotDom[s]!;
-        old.tlbs[this.slotLevel[s]!]!.delete(this.slotFrame[s]!);
+        this.hand = s + 1 === this.nslots ? 0 : s + 1;
+        this.remove(s);
         this.evictions++;
       }
     }
+    const home = this.hash(d.tag, level, frame);
     this.slotDom[s] = d;
     this.slotTag[s] = d.tag;
     this.slotLevel[s] = level;
     this.slotFrame[s] = frame;
     this.slotPte[s] = pte;
-    d.tlbs[level]!.set(frame, s);
+    this.slotHome[s] = home;
+    const b = this.buckets;
+    let i = home;
+    while (b[i] !== 0) i = (i + 1) & this.mask;
+    b[i] = s + 1;
+    d.tlbN[level]!++;
     this.fills++;
   }
 
-  private drop(m: Map<number, number>, frame: number, s: number): void {
-    m.delete(frame);
+  /** Takes slot `s` out of the hash table and its domain's count (the slot is not freed). */
+  private remove(s: number): void {
+    const b = this.buckets;
+    const mask = this.mask;
+    let i = this.slotHome[s]!;
+    while (b[i] !== s + 1) i = (i + 1) & mask;
+    // Backward-shift deletion: pull later entries of the probe run into the hole when their
+    // home bucket does not lie cyclically in (hole, their bucket].
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const v = b[j]!;
+      if (v === 0) break;
+      const k = this.slotHome[v - 1]!;
+      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
+      if (!stays) {
+        b[i] = v;
+        i = j;
+      }
+    }
+    b[i] = 0;
+    const d = this.slotDom[s]!;
+    d.tlbN[this.slotLevel[s]!]!--;
     this.slotDom[s] = undefined;
+  }
+
+  /** Invalidates the entry in slot `s`. */
+  private drop(s: number): void {
+    this.remove(s);
     this.freeSlots.push(s);
     this.invalidatedEntries++;
+  }
+
+  private grow(): void {
+    const n = Math.min(this.capacity, Math.max(64, this.nslots * 2));
+    const copyF = (a: Float64Array): Float64Array => {
+      const x = new Float64Array(n);
+      x.set(a);
+      return x;
+    };
+    this.slotTag = copyF(this.slotTag);
+    this.slotFrame = copyF(this.slotFrame);
+    this.slotPte = copyF(this.slotPte);
+    const level = new Uint8Array(n);
+    level.set(this.slotLevel);
+    this.slotLevel = level;
+    this.slotHome = new Int32Array(n);
+    this.nslots = n;
+    let nb = 2;
+    while (nb < 2 * n) nb *= 2;
+    this.buckets = new Int32Array(nb);
+    this.mask = nb - 1;
+    for (let s = 0; s < this.used; s++) {
+      if (this.slotDom[s] === undefined) continue;
+      const home = this.hash(this.slotTag[s]!, this.slotLevel[s]!, this.slotFrame[s]!);
+      this.slotHome[s] = home;
+      let i = home;
+      while (this.buckets[i] !== 0) i = (i + 1) & this.mask;
+      this.buckets[i] = s + 1;
+    }
   }
 
   /** Invalidates every entry of `d` overlapping the PFN range [a, b), at every level. */
   invalidateRange(d: Domain, a: number, b: number): void {
     for (let l = 0; l < 3; l++) {
-      const m = d.tlbs[l]!;
-      if (m.size === 0) continue;
+      if (d.tlbN[l] === 0) continue;
       const span = SPAN[l]!;
       const f0 = Math.floor(a / span);
       const f1 = Math.ceil(b / span);
-      if (f1 - f0 <= m.size) {
+      if (f1 - f0 <= PROBE_LIMIT) {
         for (let f = f0; f < f1; f++) {
-          const s = m.get(f);
-          if (s !== undefined) this.drop(m, f, s);
+          const s = this.find(d.tag, l, f);
+          if (s >= 0) this.drop(s);
         }
       } else {
-        for (const [f, s] of m) if (f >= f0 && f < f1) this.drop(m, f, s);
+        for (let s = 0; s < this.used && d.tlbN[l] !== 0; s++) {
+          if (this.slotDom[s] === d && this.slotLevel[s] === l) {
+            const f = this.slotFrame[s]!;
+            if (f >= f0 && f < f1) this.drop(s);
+          }
+        }
       }
     }
   }
 
   /** Invalidates every entry of `d` (by tag). */
   invalidateDomain(d: Domain): void {
-    for (const m of d.tlbs) for (const [f, s] of m) this.drop(m, f, s);
+    if (d.tlbN[0] === 0 && d.tlbN[1] === 0 && d.tlbN[2] === 0) return;
+    for (let s = 0; s < this.used; s++) if (this.slotDom[s] === d) this.drop(s);
   }
 
   /** Invalidates everything. */
   invalidateAll(): void {
-    for (let s = 0; s < this.slotDom.length; s++) {
+    for (let s = 0; s < this.used; s++) if (this.slotDom[s] !== undefined) this.drop(s);
+  }
+
+  /** Problems of the structure itself (slot bookkeeping and hash table), for checkInvariants. */
+  checkStructure(problems: string[]): void {
+    if (this.size > this.capacity) problems.push(`iotlb: ${this.size} entries for capacity ${this.capacity}`);
+    if (this.used > this.nslots) problems.push('iotlb: slots handed out beyond the arrays');
+    const free = new Set(this.freeSlots);
+    if (free.size !== this.freeSlots.length) problems.push('iotlb: a slot is twice in the free list');
+    let live = 0;
+    for (let s = 0; s < this.used; s++) {
       const d = this.slotDom[s];
-      if (d !== undefined) this.drop(d.tlbs[this.slotLevel[s]!]!, this.slotFrame[s]!, s);
+      if (d === undefined) {
+        if (!free.has(s)) problems.push(`iotlb: slot ${s} empty but not free`);
+        continue;
+      }
+      live++;
+      if (free.has(s)) problems.push(`iotlb: slot ${s} used and free`);
+      if (this.slotTag[s] !== d.tag) problems.push(`iotlb: slot ${s} tag ${this.slotTag[s]} is not its domain's ${d.tag}`);
+      if (this.slotHome[s] !== this.hash(d.tag, this.slotLevel[s]!, this.slotFrame[s]!)) problems.push(`iotlb: slot ${s} home bucket is wrong`);
+      if (this.find(d.tag, this.slotLevel[s]!, this.slotFrame[s]!) !== s) problems.push(`iotlb: slot ${s} not found by its key`);
     }
+    let inBuckets = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      const v = this.buckets[i]!;
+      if (v === 0) continue;
+      inBuckets++;
+      if (v - 1 >= this.used || this.slotDom[v - 1] === undefined) problems.push(`iotlb: bucket ${i} points to a free slot`);
+    }
+    if (inBuckets !== live) problems.push(`iotlb: ${live} live slots, ${inBuckets} in the hash table`);
   }
 }

@@ -490,7 +490,7 @@ describe('FastIommu: IOTLB and invalidation', () => {
     expect(io.map(1, 0n, 0n, K4, 3)).toEqual({ ok: true });
     io.translate(0, null, 0n, 'read');
     check(io);
-    const inner = io as unknown as { arena: { pte: Float64Array; top: number }; tlb: { slotPte: number[] } };
+    const inner = io as unknown as { arena: { pte: Float64Array; top: number }; tlb: { slotPte: Float64Array } };
     inner.tlb.slotPte[0] = inner.tlb.slotPte[0]! + 16; // the cached PA moves by 4K
     expect(io.checkInvariants().join('\n')).toMatch(/stale/);
     inner.arena.pte[100] = 5; // the root points to itself
