@@ -45,6 +45,8 @@ export async function runHere(
       timeLimitMs: options.timeLimitMs,
       domains: options.domains,
       invalidArguments: target.representableOnly ? 'representable' : true,
+      // A subprocess has its own step time limit: let it report a hang first, with its stderr.
+      stepTimeoutMs: spec.kind === 'exec' ? (spec.stepTimeoutMs ?? 5000) + 5000 : undefined,
       repro: target.repro(options.reproDir),
       onProgress: options.onProgress && ((p) => options.onProgress!({ runsDone: p.runsDone, steps: p.steps })),
     });

@@ -229,7 +229,7 @@ async function replay(file: string, flags: { impl?: string; exec?: string; iotlb
       }
       return target.factory();
     };
-    const result = await replayCalls(factory, { capabilities, kinds, representableOnly: target.representableOnly, stepTimeoutMs: 10_000 }, trace.calls);
+    const result = await replayCalls(factory, { capabilities, kinds, representableOnly: target.representableOnly, stepTimeoutMs: spec.kind === 'exec' ? (spec.stepTimeoutMs ?? 5000) + 5000 : 10_000 }, trace.calls);
     if (flags.json) {
       io.out(JSON.stringify(toTraceJson({ ok: !result.failure && result.error === undefined, trace: result.trace, failure: result.failure && { property: result.failure.property, message: result.failure.message }, error: result.error === undefined ? undefined : String(result.error) }), null, 2) + '\n');
     } else {

@@ -166,7 +166,8 @@ async function openExec(command: string, stepTimeoutMs: number | undefined, cwd:
     if (e instanceof AdapterError) throw new UsageError(`--exec: ${e.message.split('\n')[0]}${stderrHint(e.message)}`);
     throw e;
   }
-  const timeout = stepTimeoutMs === undefined ? '' : `, { stepTimeoutMs: ${stepTimeoutMs} }`;
+  // The repro runs the command from the same directory, whatever vitest's working directory.
+  const where = `{ cwd: ${JSON.stringify(cwd ?? process.cwd())}${stepTimeoutMs === undefined ? '' : `, stepTimeoutMs: ${stepTimeoutMs}`} }`;
   return {
     factory: async () => {
       await adapter.reset();
@@ -174,7 +175,7 @@ async function openExec(command: string, stepTimeoutMs: number | undefined, cwd:
     },
     repro: (dir) => ({
       imports: `import { SubprocessIommu } from '${specifier(resolve(ROOT, 'properties', 'subprocess.ts'), dir)}';`,
-      create: `SubprocessIommu.start(${JSON.stringify(command)}${timeout}).then(async (a) => (await a.reset(), a))`,
+      create: `SubprocessIommu.start(${JSON.stringify(command)}, ${where}).then(async (a) => (await a.reset(), a))`,
     }),
     representableOnly: true,
     description: describeTarget({ kind: 'exec', command }),
