@@ -323,6 +323,18 @@ describe('check() and malformed answers', () => {
     expect(m.translate(0, null, 0n, 'read')).toEqual({ ok: false, fault: 'not-mapped' });
   });
 
+  it('allowedAnswers lists the success (with the unmapped bytes) and every allowed error', () => {
+    const m = setup();
+    expect(m.allowedAnswers(unmap)).toEqual([{ ok: true, value: 0x1000n }]);
+    expect(m.allowedAnswers(map)).toEqual([{ ok: true }]);
+    expect(m.allowedAnswers({ op: 'map', domain: 9, iova: 0n, pa: 0n, size: 0n, prot: 3 })).toEqual([
+      { ok: false, error: 'ENOENT' },
+      { ok: false, error: 'EINVAL' },
+    ]);
+    const capped = new ReferenceIommu({ maxDomains: 0 });
+    expect(capped.allowedAnswers({ op: 'createDomain', id: 1 })).toEqual([{ ok: true }, { ok: false, error: 'ENOSPC' }]);
+  });
+
   it('a value key in a void success is ignored', () => {
     const m = setup();
     expect(m.check(map, { ok: true, value: 42 })).toEqual({ conforming: true, stale: false });
