@@ -43,7 +43,7 @@ struct jval {
 	char *key;          /* member name when inside an object */
 };
 
-#define JPOOL 256
+#define JPOOL 4096
 static struct jval pool[JPOOL];
 static int npool;
 static char *jp; /* cursor */
