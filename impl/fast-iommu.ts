@@ -158,7 +158,12 @@ export class FastIommu implements Iommu {
   private walks = 0;
   private fqOverflows = 0;
 
+  /** Throws a TypeError for bad options (a mistake of the caller, not of a call). */
   constructor(options: FastIommuOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('FastIommu options must be an object');
+    for (const key of Object.keys(options))
+      if (key !== 'iotlbSize' && key !== 'capabilities')
+        throw new TypeError(`unknown FastIommu option '${key}' (capabilities go in { capabilities: ... })`);
     const size = options.iotlbSize ?? DEFAULT_IOTLB_SIZE;
     if (typeof size !== 'number' || !(size >= 0) || !(Number.isInteger(size) || size === Number.POSITIVE_INFINITY))
       throw new TypeError('iotlbSize must be a non-negative integer or Infinity');

@@ -82,6 +82,8 @@ describe('FastIommu: argument validity', () => {
     expect(() => new FastIommu({ iotlbSize: -1 })).toThrow(TypeError);
     expect(() => new FastIommu({ iotlbSize: 1.5 })).toThrow(TypeError);
     expect(() => new FastIommu({ capabilities: { deviceIdBits: 0 } })).toThrow(TypeError);
+    expect(() => new FastIommu({ deviceIdBits: 24 } as never)).toThrow(/unknown FastIommu option/);
+    expect(() => new FastIommu(null as never)).toThrow(TypeError);
   });
 });
 
