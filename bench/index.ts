@@ -166,9 +166,10 @@ async function measure(group: string, tasks: [string, () => void, number][]): Pr
   const out = new Map<string, number>();
   for (const task of bench.tasks) {
     const perCall = tasks.find((t) => t[0] === task.name)![2];
-    const r = task.result as { latency?: { mean: number } };
+    const r = task.result as { latency?: { p50: number } };
     if (r.latency === undefined) throw new Error(`${task.name}: no result`);
-    const ns = (r.latency.mean * 1e6) / perCall;
+    // The median sample: robust to the spikes of a shared machine.
+    const ns = (r.latency.p50 * 1e6) / perCall;
     out.set(task.name, ns);
     rows.push({ group, name: task.name, nsPerOp: ns, opsPerSec: 1e9 / ns });
   }

@@ -27,8 +27,10 @@ export class Iotlb {
   slotPte: Float64Array = new Float64Array(0);
   private slotHome: Int32Array = new Int32Array(0);
   /** Hash buckets: slot + 1, or 0 when empty. */
-  buckets: Int32Array = new Int32Array(1);
-  private mask = 0;
+  buckets: Int32Array = new Int32Array(2);
+  private mask = 1;
+  /** 32 - log2(buckets). */
+  private shift = 31;
   readonly freeSlots: number[] = [];
   private hand = 0;
   hits = 0;
@@ -48,11 +50,8 @@ export class Iotlb {
   hash(tag: number, level: number, frame: number): number {
     const lo = frame >>> 0; // frame mod 2^32 (frames are integers below 2^45)
     const hi = (frame - lo) / 4294967296;
-    let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi ^ (level << 16) ^ Math.imul(tag, 0x85ebca6b), 0xc2b2ae35);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
-    return h & this.mask;
+    // Fibonacci hashing: the top bits of a multiplicative hash.
+    return Math.imul(lo ^ Math.imul(hi ^ (level << 16) ^ tag, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
   /** The slot caching (tag, level, frame), or -1. */
@@ -149,9 +148,14 @@ export class Iotlb {
     this.slotHome = new Int32Array(n);
     this.nslots = n;
     let nb = 2;
-    while (nb < 2 * n) nb *= 2;
+    let bits = 1;
+    while (nb < 2 * n) {
+      nb *= 2;
+      bits++;
+    }
     this.buckets = new Int32Array(nb);
     this.mask = nb - 1;
+    this.shift = 32 - bits;
     for (let s = 0; s < this.used; s++) {
       if (this.slotDom[s] === undefined) continue;
       const home = this.hash(this.slotTag[s]!, this.slotLevel[s]!, this.slotFrame[s]!);
