@@ -219,7 +219,7 @@ describe('FastIommu: differential against a naive page map', () => {
         fc.constantFrom(0, 2, 8, 64, Number.POSITIVE_INFINITY),
         (opts, cmds, size) => run(opts, cmds, size),
       ),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });
