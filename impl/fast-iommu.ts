@@ -32,7 +32,7 @@ import {
   resolveCapabilities,
   type ResolvedCapabilities,
 } from '../model/validate.ts';
-import { BLOCKED, Domain, IDENTITY, PAGING } from './domain.ts';
+import { BLOCKED, Domain, PAGING } from './domain.ts';
 import { Iotlb } from './iotlb.ts';
 import {
   ENTRIES,
