@@ -108,13 +108,20 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
 
   let runsDone = 0;
   let failing = false;
+  const started = Date.now();
+  let foundAt = 0;
+  const shrinkTimeMs = options.shrinkTimeMs ?? 10_000;
   const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 40, options.invalidArguments !== false), async (intents) => {
+    // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
+    // that it stops at the smallest failing run found so far.
+    if (failing && Date.now() - foundAt > shrinkTimeMs / 2) return;
     if (!failing) runsDone++;
     const ctx = new RunContext(await instance(factory), settings, failing ? undefined : statistics);
     try {
       const done: Maybe<void> = forEachInOrder(intents, (intent) => ctx.runIntent(intent));
       if (isPromiseLike(done)) await done;
     } catch (error) {
+      if (!failing) foundAt = Date.now();
       failing = true;
       throw error;
     } finally {
@@ -129,6 +136,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     markInterruptAsFailure: false,
   });
   statistics.runs = runsDone;
+  statistics['time:search-ms'] = (failing ? foundAt : Date.now()) - started;
   if (!details.failed) return { ok: true, numRuns: runsDone, seed, statistics };
 
   const path = details.counterexamplePath ?? undefined;
@@ -137,7 +145,9 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     return { ...report, error: `the run failed outside the contract checks: ${cause}` };
   }
-  return { ...report, counterexample: await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, options.shrinkTimeMs ?? 10_000) };
+  const counterexample = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
+  statistics['time:shrink-ms'] = Date.now() - foundAt;
+  return { ...report, counterexample };
 }
 
 /** Replays the shrunk run to recover its calls, shrinks them further, and writes the report. */

@@ -24,6 +24,7 @@ export class RunMemory {
   readonly everAttached = new Map<string, Set<number>>();
   readonly attached = new Map<string, number>();
   readonly recentlyUnmapped: Range[] = [];
+  readonly pastMappings: Range[] = [];
   readonly destroyed: DomainId[] = [];
 
   /** Records the effect of a call that the implementation answered with success. */
@@ -52,6 +53,8 @@ export class RunMemory {
         break;
       case 'map':
         this.maps.push({ instance: this.instances.get(call.domain)!, ...call });
+        this.pastMappings.push({ domain: call.domain, iova: call.iova, size: call.size });
+        if (this.pastMappings.length > RECENT) this.pastMappings.shift();
         break;
       case 'unmap':
         this.recentlyUnmapped.push({ domain: call.domain, iova: call.iova, size: call.size });

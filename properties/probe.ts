@@ -42,7 +42,7 @@ export function focusOf(model: ReferenceIommu, call: Call): Focus {
 }
 
 /** The probe translations to run after `call`; `step` rotates a global sample through the state. */
-export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, step: number): Call[] {
+export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, step: number, past: readonly { iova: bigint }[]): Call[] {
   const probes: Call[] = [];
   const add = (device: number, pasid: Pasid, iova: bigint, access: Access): void => {
     if (iova >= 0n && !probes.some((p) => p.op === 'translate' && p.device === device && p.pasid === pasid && p.iova === iova && p.access === access))
@@ -67,8 +67,8 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
       for (const a of onDomain(call.domain)) {
         both(a.device, a.pasid, call.iova);
         add(a.device, a.pasid, call.iova + call.size - SIZE_4K, 'read');
-        add(a.device, a.pasid, call.iova - SIZE_4K, 'read'); // what a split must keep
-        add(a.device, a.pasid, call.iova + call.size, 'write');
+        both(a.device, a.pasid, call.iova - SIZE_4K); // what a split must keep
+        both(a.device, a.pasid, call.iova + call.size);
         for (const e of focus.extents.slice(0, FEW)) {
           add(a.device, a.pasid, e.iova, 'read');
           add(a.device, a.pasid, e.iova + e.size - SIZE_4K, 'read');
@@ -89,7 +89,8 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
       // The target must see only its new domain; its other traffic class must not change.
       const pasid = call.op === 'attachDevice' || call.op === 'detachDevice' ? null : call.pasid;
       const now = extentsOf(model, domainOfTarget(model, call.device, pasid));
-      for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW)]) {
+      // Also where earlier mappings were: a re-created domain id must not bring them back.
+      for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW), ...past.slice(-2)]) {
         both(call.device, pasid, e.iova);
         add(call.device, pasid === null ? 1 : null, e.iova, 'read');
       }

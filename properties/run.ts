@@ -74,7 +74,7 @@ export class RunContext {
     if (valid) this.countShape(call);
     else count(this.stats, 'shape:invalid-arguments');
     return andThen(this.execute(call, false), () =>
-      andThen(withProbes && focus ? forEachInOrder(probesAfter(this.model, call, focus, this.steps), (p) => this.execute(p, true)) : undefined, () =>
+      andThen(withProbes && focus ? forEachInOrder(probesAfter(this.model, call, focus, this.steps, this.memory.pastMappings), (p) => this.execute(p, true)) : undefined, () =>
         this.selfCheck(),
       ),
     );
@@ -86,6 +86,7 @@ export class RunContext {
       domains: this.model.domainViews(),
       attachments: this.model.attachments(),
       recentlyUnmapped: this.memory.recentlyUnmapped,
+      pastMappings: this.memory.pastMappings,
       destroyed: this.memory.destroyed,
       kinds: this.settings.kinds,
       representableOnly: this.settings.representableOnly,
