@@ -6,3 +6,5 @@ export { formatCall, literal } from './format.ts';
 export { ConformanceFailure } from './run.ts';
 export type { Statistics, TraceEntry } from './run.ts';
 export { DEFAULT_DOMAIN_KINDS } from './resolve.ts';
+export { SubprocessIommu, AdapterError } from './subprocess.ts';
+export { encodeRequest, decodeResponse, decodeCapabilities } from './protocol.ts';
