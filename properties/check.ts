@@ -17,7 +17,7 @@ export interface Progress {
 }
 
 export interface CheckOptions {
-  /** Generated runs (default 100). */
+  /** Generated runs (default 200). */
   numRuns?: number;
   seed?: number;
   /** Replays one generated case: the `path` of a report, with its `seed`. */
@@ -35,7 +35,7 @@ export interface CheckOptions {
   invalidArguments?: boolean | 'representable';
   /** How the repro test brings the implementation in. */
   repro?: ReproTarget;
-  /** Time allowed for the final shrinking pass over the failing calls (default 10 s). */
+  /** Time allowed for shrinking, fast-check's pass and the final pass over the calls (default 6 s). */
   shrinkTimeMs?: number;
 }
 
@@ -85,7 +85,7 @@ async function instance(factory: Factory): Promise<Iommu> {
 export async function checkConformance(factory: Factory, options: CheckOptions = {}): Promise<Report> {
   const seed = options.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
   const statistics: Statistics = {};
-  const numRuns = options.numRuns ?? 100;
+  const numRuns = options.numRuns ?? 200;
   const failed = (error: string): Report => ({ ok: false, numRuns: 0, seed, error, statistics });
   const problem = optionsProblem(options);
   if (problem) return failed(`bad options: ${problem}`);
@@ -110,7 +110,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   let failing = false;
   const started = Date.now();
   let foundAt = 0;
-  const shrinkTimeMs = options.shrinkTimeMs ?? 10_000;
+  const shrinkTimeMs = options.shrinkTimeMs ?? 6_000;
   const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 40, options.invalidArguments !== false), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.

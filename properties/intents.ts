@@ -17,7 +17,8 @@ export type Intent =
   | { readonly kind: 'unmap'; readonly pick: number; readonly range: number }
   | { readonly kind: 'flush'; readonly pick: number }
   | { readonly kind: 'dma'; readonly target: number; readonly place: number; readonly write: boolean; readonly pages: number; readonly offset: number }
-  | { readonly kind: 'invalid'; readonly variant: number; readonly pick: number };
+  | { readonly kind: 'invalid'; readonly variant: number; readonly pick: number }
+  | { readonly kind: 'recycle'; readonly pick: number; readonly shape: number };
 
 export type IntentKind = Intent['kind'];
 
@@ -40,6 +41,7 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
     offset: pick,
   }),
   invalid: fc.record({ kind: fc.constant('invalid'), variant: pick, pick }),
+  recycle: fc.record({ kind: fc.constant('recycle'), pick, shape: pick }),
 };
 
 /** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
@@ -55,6 +57,7 @@ const WEIGHTS: Record<IntentKind, number> = {
   flush: 7,
   dma: 16,
   invalid: 2,
+  recycle: 3,
 };
 
 /**

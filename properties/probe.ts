@@ -4,6 +4,7 @@
 // after an unmap, a lost remainder after a split, or traffic that survives a detach.
 import type { Extent } from '../model/address-space.ts';
 import type { ReferenceIommu } from '../model/reference.ts';
+import { LEVEL_STRIDES } from './resolve.ts';
 import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../model/types.ts';
 
 /** What the step is about to change, seen before it runs. */
@@ -61,6 +62,10 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
         both(a.device, a.pasid, call.iova);
         add(a.device, a.pasid, call.iova + call.size - SIZE_4K, 'write');
         add(a.device, a.pasid, call.iova + call.size, 'read'); // the neighbour after
+        // The IOVA that shares every table index but one level's: an index-mask bug aliases it.
+        const stride = LEVEL_STRIDES[step % LEVEL_STRIDES.length];
+        add(a.device, a.pasid, call.iova + stride, 'read');
+        add(a.device, a.pasid, call.iova - stride, 'read');
       }
       break;
     case 'unmap':

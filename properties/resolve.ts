@@ -35,7 +35,7 @@ const DOMAIN_IDS = [1, 2, 3, 4];
 /** Edges of the id space, and ids that alias small ones under a 16-bit mask. */
 const EDGE_DOMAIN_IDS = [0, 0xffff_ffff, 0x1_0001];
 /** Steps from an IOVA to the IOVAs that share its index at every level but one. */
-const LEVEL_STRIDES = [1n << 21n, 1n << 30n, 1n << 39n, 1n << 48n];
+export const LEVEL_STRIDES = [1n << 21n, 1n << 30n, 1n << 39n, 1n << 48n];
 
 const choose = <T>(items: readonly T[], seed: number): T => items[seed % items.length];
 const isPaging = (d: DomainView): d is PagingView => d.config.type === 'paging';
@@ -51,6 +51,7 @@ export const DEFAULT_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
   { levels: 5, invalidation: 'deferred' },
   { pageSizes: [K4] },
   { pageSizes: [K4, SIZE_2M], invalidation: 'deferred' },
+  { levels: 3, invalidation: 'deferred' },
   { aperture: 1n << 32n },
   { type: 'identity' },
   { type: 'blocked' },
@@ -106,14 +107,15 @@ function pagingDomain(scene: Scene, id: DomainId): PagingView | undefined {
 
 /** A size that fits the domain's page sizes: 1G-scale sizes only where 1G leaves exist. */
 function sizeFor(domain: PagingView | undefined, seed: number): bigint {
-  const sizes = [K4, K4, 2n * K4, 3n * K4, 16n * K4, SIZE_2M - K4, SIZE_2M, SIZE_2M + K4, 2n * SIZE_2M];
+  const sizes = [K4, K4, 2n * K4, 3n * K4, 16n * K4, SIZE_2M - K4, SIZE_2M, SIZE_2M, SIZE_2M + K4, 2n * SIZE_2M, 3n * SIZE_2M];
   // 1G-scale ranges are rarer: an implementation without 1G leaves pays per 4K page for them.
-  const large = domain?.config.pageSizes.includes(SIZE_1G) && (seed >> 4) % 12 === 0;
+  // (Not at 0: fast-check shrinks choices towards 0, which must stay the cheap ones.)
+  const large = domain?.config.pageSizes.includes(SIZE_1G) && (seed >> 4) % 12 === 11;
   return large ? SIZE_1G : choose(sizes, seed);
 }
 
-/** The natural alignment of a size: the largest of 1G, 2M and 4K that divides it. */
-const alignmentOf = (size: bigint): bigint => (size % SIZE_1G === 0n ? SIZE_1G : size % SIZE_2M === 0n ? SIZE_2M : K4);
+/** The alignment that lets a range of this size hold the largest leaves: 1G, 2M or 4K. */
+const alignmentOf = (size: bigint): bigint => (size >= SIZE_1G ? SIZE_1G : size >= SIZE_2M ? SIZE_2M : K4);
 
 function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
   const id = domainId(scene, intent.pick, true);
@@ -139,13 +141,15 @@ function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
   ];
   const iova = choose(placements, intent.place)() ?? BigInt(sub % 512) * K4;
   const pas: (() => bigint | undefined)[] = [
-    () => BigInt(1 + ((intent.pa >> 3) % 15)) * align + (iova % align), // keeps IOVA/PA congruent: leaves can be large
+    () => BigInt(1 + ((intent.pa >> 3) % 15)) * SIZE_1G + (iova % SIZE_1G), // congruent to the IOVA: leaves can be large
+    () => BigInt(1 + ((intent.pa >> 3) % 15)) * SIZE_1G + (iova % SIZE_1G),
     () => (others.length ? choose(others, intent.pa >> 3).pa : undefined), // the same PA in two domains
     () => iova, // identity-like
     () => choose([PA_LIMIT - size, PA_LIMIT - size + K4, PA_LIMIT], intent.pa >> 3), // the top of PA space
     () => (1n << 32n) + BigInt((intent.pa >> 3) % 1024) * K4,
   ];
-  const pa = choose(pas, intent.pa)() ?? 0n;
+  // A 1G range is kept congruent: an implementation that cannot use a 1G leaf pays per 4K page.
+  const pa = (size >= SIZE_1G ? pas[0] : choose(pas, intent.pa))() ?? 0n;
   return { op: 'map', domain: id, iova: iova < 0n ? 0n : iova, pa: pa < 0n ? 0n : pa, size, prot: intent.prot };
 }
 
@@ -155,7 +159,10 @@ function unmapCall(scene: Scene, intent: Extract<Intent, { kind: 'unmap' }>): Ca
   const aperture = d?.config.aperture ?? 1n << 48n;
   const mine = d?.mappings ?? [];
   const sub = intent.range >> 4;
-  const e = mine.length ? choose(mine, sub) : { iova: BigInt(sub % 512) * K4, size: K4 };
+  // Cuts inside a range are what split large leaves: aim them at the large mappings.
+  const large = mine.filter((m) => m.size >= SIZE_2M);
+  const pool = large.length > 0 && (intent.range >> 13) % 2 === 0 ? large : mine;
+  const e = pool.length ? choose(pool, sub) : { iova: BigInt(sub % 512) * K4, size: K4 };
   const end = e.iova + e.size;
   const middle = e.iova + ((e.size / 2n) / K4) * K4;
   const last = mine.length ? mine[mine.length - 1] : e;
@@ -201,6 +208,33 @@ function destroyCall(scene: Scene, intent: Extract<Intent, { kind: 'destroyDomai
   return { op: 'destroyDomain', id: domainId(scene, intent.pick >> 2, false) };
 }
 
+/** The options that create a domain of this configuration again. */
+function optionsOf(config: DomainConfig): DomainOptions {
+  if (config.type !== 'paging') return { type: config.type };
+  const { levels, pageSizes, invalidation, unmap, aperture } = config;
+  return { levels, pageSizes: [...pageSizes], invalidation, unmap, aperture };
+}
+
+/**
+ * A driver's teardown and reuse of a domain id: detach every user, destroy, create the same id
+ * again (same kind, or another), attach the same users. Stale state keyed by the id shows here.
+ */
+function recycleCalls(scene: Scene, intent: Extract<Intent, { kind: 'recycle' }>): Call[] {
+  const used = scene.domains.filter((d) => scene.attachments.some((a) => a.domain === d.id));
+  const domain = choose(used.length > 0 ? used : scene.domains, intent.pick);
+  if (domain === undefined) return [];
+  const users = scene.attachments.filter((a) => a.domain === domain.id);
+  const options = intent.shape % 2 === 0 ? optionsOf(domain.config) : (choose(scene.kinds, intent.shape >> 1) as DomainOptions);
+  return [
+    ...users.map((a): Call => (a.pasid === null ? { op: 'detachDevice', device: a.device } : { op: 'detachPasid', device: a.device, pasid: a.pasid })),
+    { op: 'destroyDomain', id: domain.id },
+    { op: 'createDomain', id: domain.id, options },
+    ...users.map((a): Call =>
+      a.pasid === null ? { op: 'attachDevice', device: a.device, domain: domain.id } : { op: 'attachPasid', device: a.device, pasid: a.pasid, domain: domain.id },
+    ),
+  ];
+}
+
 /** A DMA of `pages` pages: one translate per page, at an IOVA that matters for the target. */
 function dmaCalls(scene: Scene, intent: Extract<Intent, { kind: 'dma' }>): Call[] {
   const t = target(scene, intent.target, 'any');
@@ -219,6 +253,7 @@ function dmaCalls(scene: Scene, intent: Extract<Intent, { kind: 'dma' }>): Call[
     () => (scene.pastMappings.length ? choose(scene.pastMappings, sub).iova : undefined), // e.g. of a destroyed domain
     () => choose([...BOUNDARIES, 1n << 57n, PA_LIMIT, U64_LIMIT - K4], sub) - (sub % 2 === 0 ? 0n : K4),
     () => (own?.config.type === 'paging' ? own.config.aperture - BigInt(sub % 2) * K4 : undefined), // the aperture's edge
+    () => (own?.config.type === 'identity' ? choose([PA_LIMIT - K4, PA_LIMIT, PA_LIMIT + SIZE_1G, U64_LIMIT - K4], sub) : undefined), // PA width
     () => (mine.length ? choose(mine, sub).iova + choose(LEVEL_STRIDES, sub >> 3) : undefined), // aliases at a level boundary
   ];
   const base = choose(places, intent.place)() ?? BigInt(sub % 512) * K4;
@@ -295,11 +330,18 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return [mapCall(scene, intent)];
     case 'unmap':
       return [unmapCall(scene, intent)];
-    case 'flush':
-      return [{ op: 'flush', domain: domainId(scene, intent.pick, true) }];
+    case 'flush': {
+      // Now and then every paging domain in turn, as a flush-queue timer drains them all.
+      const all = scene.domains.filter(isPaging);
+      if (intent.pick % 2 !== 0 || all.length < 2) return [{ op: 'flush', domain: domainId(scene, intent.pick >> 2, true) }];
+      const from = (intent.pick >> 2) % all.length;
+      return [...all.slice(from), ...all.slice(0, from)].map((d): Call => ({ op: 'flush', domain: d.id }));
+    }
     case 'dma':
       return dmaCalls(scene, intent);
     case 'invalid':
       return [invalidCall(scene, intent)];
+    case 'recycle':
+      return recycleCalls(scene, intent);
   }
 }

@@ -43,6 +43,10 @@ export async function shrinkCalls(
     // The failure may come earlier than the end: keep only what ran.
     return candidate.slice(0, replay.trace.filter((e) => 'call' in e).length);
   };
+  // Most probe translations are irrelevant: first try without every translate but the last.
+  const last = best[best.length - 1];
+  const withoutTranslations = await stillFails([...best.slice(0, -1).filter((c) => c.op !== 'translate'), last]);
+  if (withoutTranslations) best = withoutTranslations;
   for (let chunk = Math.max(1, Math.floor(best.length / 2)); chunk >= 1; chunk = Math.floor(chunk / 2)) {
     // The failing call is last: try removing everything before it, chunk by chunk, from the end.
     for (let start = best.length - 1 - chunk; start >= 0 && Date.now() < deadline; start -= chunk) {
