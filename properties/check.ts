@@ -22,7 +22,7 @@ export interface CheckOptions {
   seed?: number;
   /** Replays one generated case: the `path` of a report, with its `seed`. */
   path?: string;
-  /** Commands per run at most (default 40), besides the few domains created and attached first. */
+  /** Commands per run at most (default 60), besides the few domains created and attached first. */
   maxCommands?: number;
   /** Stops generating new runs after this long; what ran is reported. */
   timeLimitMs?: number;
@@ -111,7 +111,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   const started = Date.now();
   let foundAt = 0;
   const shrinkTimeMs = options.shrinkTimeMs ?? 6_000;
-  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 40, options.invalidArguments !== false), async (intents) => {
+  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
     if (failing && Date.now() - foundAt > shrinkTimeMs / 2) return;
