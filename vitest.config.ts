@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'threads',
+    // The JSON report lets CI print a plain closing line ("N passed, N failed").
+    reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }]],
   },
 });

@@ -98,6 +98,7 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
       for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW), ...past.slice(-2)]) {
         both(call.device, pasid, e.iova);
         add(call.device, pasid === null ? 1 : null, e.iova, 'read');
+        add(call.device % 2 === 0 ? call.device + 1 : call.device - 1, pasid, e.iova, 'read'); // another device, same PASID
       }
       break;
     }
