@@ -107,7 +107,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   const seed = flags.seed ?? Math.floor(Math.random() * 0x7fffffff);
   const timeLimitMs = flags.time === undefined ? undefined : Math.round(flags.time * 1000);
   // With a time limit and no run count, the time decides.
-  const numRuns = flags.runs ?? (timeLimitMs !== undefined && flags.path === undefined ? 1_000_000_000 : 100);
+  const numRuns = flags.runs ?? (timeLimitMs !== undefined && flags.path === undefined ? 1_000_000_000 : 200);
   const outDir = flags.out === undefined ? undefined : resolve(flags.out);
   const workers = flags.workers;
 
@@ -270,11 +270,11 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .showSuggestionAfterError(true);
 
   targetOptions(program.command('check', { isDefault: true }).description('check an implementation (default: the built-in FastIommu)'))
-    .option('--runs <n>', 'generated runs (default 100, or unlimited under --time)', int('--runs', 1))
+    .option('--runs <n>', 'generated runs (default 200, or unlimited under --time)', int('--runs', 1))
     .option('--seed <s>', 'random seed (default: random; printed)', int('--seed', -(2 ** 31)))
     .option('--path <p>', 'replay one generated case of --seed (as printed on failure)')
     .option('--time <seconds>', 'stop generating new runs after this long', seconds)
-    .option('--max-commands <n>', 'commands per run at most (default 40)', int('--max-commands', 0))
+    .option('--max-commands <n>', 'commands per run at most (default 60)', int('--max-commands', 0))
     .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
     .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1), 1)
     .option('--out <dir>', 'on failure, write DIR/counterexample.test.ts and DIR/counterexample.json')
