@@ -3,53 +3,55 @@
 // accesses), judged by the model like any other call. This is what catches a stale IOTLB entry
 // after an unmap, a lost remainder after a split, or traffic that survives a detach.
 import type { Extent } from '../model/address-space.ts';
-import type { ReferenceIommu } from '../model/reference.ts';
+import type { AttachmentView, DomainView } from '../model/reference.ts';
 import { LEVEL_STRIDES } from './resolve.ts';
 import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../model/types.ts';
 
+/** The model's state at one moment, read once per step. */
+export interface StateView {
+  readonly domains: readonly DomainView[];
+  readonly attachments: readonly AttachmentView[];
+}
+
 /** What the step is about to change, seen before it runs. */
 export interface Focus {
-  readonly previousDomain?: DomainId;
   readonly extents: readonly Extent[];
 }
 
 const MAX_PROBES = 16;
 const FEW = 3;
 
-const domainOfTarget = (model: ReferenceIommu, device: number, pasid: Pasid): DomainId | undefined =>
-  model.attachments().find((a) => a.device === device && a.pasid === pasid)?.domain;
+const domainOfTarget = (view: StateView, device: number, pasid: Pasid): DomainId | undefined =>
+  view.attachments.find((a) => a.device === device && a.pasid === pasid)?.domain;
 
-const extentsOf = (model: ReferenceIommu, id: DomainId | undefined): readonly Extent[] =>
-  model.domainViews().find((d) => d.id === id)?.mappings ?? [];
+const extentsOf = (view: StateView, id: DomainId | undefined): readonly Extent[] =>
+  view.domains.find((d) => d.id === id)?.mappings ?? [];
 
-const staleOf = (model: ReferenceIommu, id: DomainId): readonly Extent[] =>
-  model.domainViews().find((d) => d.id === id)?.stale ?? [];
-
-export function focusOf(model: ReferenceIommu, call: Call): Focus {
+export function focusOf(view: StateView, call: Call): Focus {
   switch (call.op) {
     case 'attachDevice':
     case 'detachDevice':
-      return { previousDomain: domainOfTarget(model, call.device, null), extents: extentsOf(model, domainOfTarget(model, call.device, null)) };
+      return { extents: extentsOf(view, domainOfTarget(view, call.device, null)) };
     case 'attachPasid':
     case 'detachPasid':
-      return { previousDomain: domainOfTarget(model, call.device, call.pasid), extents: extentsOf(model, domainOfTarget(model, call.device, call.pasid)) };
+      return { extents: extentsOf(view, domainOfTarget(view, call.device, call.pasid)) };
     case 'unmap':
-      return { extents: extentsOf(model, call.domain).filter((e) => e.iova < call.iova + call.size && call.iova < e.iova + e.size) };
+      return { extents: extentsOf(view, call.domain).filter((e) => e.iova < call.iova + call.size && call.iova < e.iova + e.size) };
     case 'flush':
-      return { extents: staleOf(model, call.domain) };
+      return { extents: view.domains.find((d) => d.id === call.domain)?.stale ?? [] };
     default:
       return { extents: [] };
   }
 }
 
 /** The probe translations to run after `call`; `step` rotates a global sample through the state. */
-export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, step: number, past: readonly { iova: bigint }[]): Call[] {
+export function probesAfter(view: StateView, call: Call, focus: Focus, step: number, past: readonly { iova: bigint }[]): Call[] {
   const probes: Call[] = [];
   const add = (device: number, pasid: Pasid, iova: bigint, access: Access): void => {
     if (iova >= 0n && !probes.some((p) => p.op === 'translate' && p.device === device && p.pasid === pasid && p.iova === iova && p.access === access))
       probes.push({ op: 'translate', device, pasid, iova, access });
   };
-  const attachments = model.attachments();
+  const attachments = view.attachments;
   const onDomain = (id: DomainId) => attachments.filter((a) => a.domain === id).slice(0, FEW);
   const both = (device: number, pasid: Pasid, iova: bigint): void => {
     add(device, pasid, iova, 'read');
@@ -79,7 +81,7 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
           add(a.device, a.pasid, e.iova + e.size - SIZE_4K, 'read');
         }
         // The live neighbours, whose table pages an unmap must not free.
-        const live = extentsOf(model, call.domain);
+        const live = extentsOf(view, call.domain);
         const after = live.findIndex((e) => e.iova >= call.iova + call.size);
         for (const e of [live[(after < 0 ? live.length : after) - 1], live[after]]) if (e) add(a.device, a.pasid, e.iova, 'read');
       }
@@ -93,7 +95,7 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
     case 'detachPasid': {
       // The target must see only its new domain; its other traffic class must not change.
       const pasid = call.op === 'attachDevice' || call.op === 'detachDevice' ? null : call.pasid;
-      const now = extentsOf(model, domainOfTarget(model, call.device, pasid));
+      const now = extentsOf(view, domainOfTarget(view, call.device, pasid));
       // Also where earlier mappings were: a re-created domain id must not bring them back.
       for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW), ...past.slice(-2)]) {
         both(call.device, pasid, e.iova);
@@ -106,7 +108,7 @@ export function probesAfter(model: ReferenceIommu, call: Call, focus: Focus, ste
       break;
   }
   // A rotating sample: one attached target at one live or stale page of any domain.
-  const pages = model.domainViews().flatMap((d) => [...d.mappings, ...d.stale]);
+  const pages = view.domains.flatMap((d) => [...d.mappings, ...d.stale]);
   if (attachments.length > 0 && pages.length > 0) {
     const a = attachments[step % attachments.length];
     const e = pages[(step >> 1) % pages.length];

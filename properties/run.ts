@@ -8,7 +8,7 @@ import { formatCall, literal } from './format.ts';
 import type { Intent } from './intents.ts';
 import { andThen, forEachInOrder, invoke, type Maybe } from './invoke.ts';
 import { RunMemory } from './memory.ts';
-import { focusOf, probesAfter } from './probe.ts';
+import { focusOf, probesAfter, type StateView } from './probe.ts';
 import { resolve, type Scene } from './resolve.ts';
 
 export interface RunSettings {
@@ -68,23 +68,25 @@ export class RunContext {
   step(call: Call, withProbes: boolean): Maybe<void> {
     // Out-of-range arguments must be refused; there is nothing to probe or measure about them.
     const valid = this.model.argumentsValid(call);
-    const focus = valid ? focusOf(this.model, call) : undefined;
+    const before = valid ? this.view() : undefined;
+    const focus = before && focusOf(before, call);
     this.steps++;
     count(this.stats, 'steps');
-    if (valid) this.countShape(call);
+    if (before) this.countShape(call, before);
     else count(this.stats, 'shape:invalid-arguments');
-    return andThen(this.execute(call, false), () =>
-      andThen(withProbes && focus ? forEachInOrder(probesAfter(this.model, call, focus, this.steps, this.memory.pastMappings), (p) => this.execute(p, true)) : undefined, () =>
-        this.selfCheck(),
-      ),
-    );
+    const probe = (): Maybe<void> =>
+      withProbes && focus ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, this.memory.pastMappings), (p) => this.execute(p, true)) : undefined;
+    return andThen(this.execute(call, false), () => andThen(probe(), () => this.selfCheck()));
+  }
+
+  private view(): StateView {
+    return { domains: this.model.domainViews(), attachments: this.model.attachments() };
   }
 
   private scene(): Scene {
     return {
       caps: this.model.resolvedCapabilities,
-      domains: this.model.domainViews(),
-      attachments: this.model.attachments(),
+      ...this.view(),
       recentlyUnmapped: this.memory.recentlyUnmapped,
       pastMappings: this.memory.pastMappings,
       destroyed: this.memory.destroyed,
@@ -150,8 +152,7 @@ export class RunContext {
   }
 
   /** Counts the shapes that break real IOMMUs, so a user sees the generator reaches them. */
-  private countShape(call: Call): void {
-    const views = this.model.domainViews();
+  private countShape(call: Call, { domains: views, attachments }: StateView): void {
     if (call.op === 'map') {
       const bigAligned = call.size >= 0x20_0000n && call.iova % 0x20_0000n === call.pa % 0x20_0000n;
       if (bigAligned) count(this.stats, 'shape:map-superpage-candidate');
@@ -164,7 +165,7 @@ export class RunContext {
       if (cuts) count(this.stats, 'shape:unmap-cuts-mapping');
     }
     if (call.op === 'createDomain' && this.memory.destroyed.includes(call.id)) count(this.stats, 'shape:domain-id-reuse');
-    if (call.op === 'attachPasid' && this.model.attachments().some((a) => a.device === call.device && a.pasid === null))
+    if (call.op === 'attachPasid' && attachments.some((a) => a.device === call.device && a.pasid === null))
       count(this.stats, 'shape:pasid-beside-rid');
   }
 }
