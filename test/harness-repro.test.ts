@@ -1,0 +1,50 @@
+// The counterexample's repro is a runnable vitest test: written out and run by vitest in a child
+// process, it fails at its last step on the buggy implementation and passes once the bug is gone.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkConformance } from '../properties/index.ts';
+import { CachedIommu } from './fixtures/buggy/cached-iommu.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const dir = join(root, 'reports', 'repro');
+const fixture = join(root, 'test', 'fixtures', 'buggy', 'cached-iommu.ts');
+
+function runVitest(file: string): { code: number; output: string } {
+  try {
+    const output = execFileSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, file], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    return { code: 0, output };
+  } catch (error) {
+    const e = error as { status: number; stdout: string; stderr: string };
+    return { code: e.status, output: `${e.stdout}${e.stderr}` };
+  }
+}
+
+describe('the repro test', () => {
+  it('runs under vitest, fails at the failing step, and passes on a correct implementation', { timeout: 60_000 }, async () => {
+    const bug = 'strict-unmap-no-invalidate';
+    const report = await checkConformance(() => new CachedIommu(bug), {
+      seed: 11,
+      repro: { imports: `import { CachedIommu } from ${JSON.stringify(fixture)};`, create: `new CachedIommu(process.env.REPRO_FIXED ? undefined : '${bug}')` },
+    });
+    expect(report.ok).toBe(false);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'vitest.config.ts'), "export default { test: { include: ['*.test.ts'] } };\n");
+    writeFileSync(join(dir, 'counterexample.test.ts'), report.counterexample!.repro);
+
+    const failing = runVitest('counterexample.test.ts');
+    expect(failing.code).toBe(1);
+    expect(failing.output).toMatch(/toContainEqual|expected/i);
+
+    process.env.REPRO_FIXED = '1';
+    try {
+      const fixed = runVitest('counterexample.test.ts');
+      expect(fixed.output).toMatch(/1 passed/);
+      expect(fixed.code).toBe(0);
+    } finally {
+      delete process.env.REPRO_FIXED;
+    }
+  });
+});
+
