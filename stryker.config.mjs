@@ -1,0 +1,23 @@
+// StrykerJS mutation testing of the reference model and the optimized implementation against
+// the PROPERTY suites alone (vitest.mutation.config.ts): `npm run mutation`.
+// Reports: reports/mutation/index.html and reports/mutation/mutation.json (git-ignored).
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  mutate: process.env.STRYKER_MUTATE ? process.env.STRYKER_MUTATE.split(',') : ['impl/**/*.ts', 'model/**/*.ts', '!**/index.ts'],
+  coverageAnalysis: 'perTest',
+  // Static mutants (module-level constants) need every test for every mutant: skippable for a quick run.
+  ignoreStatic: process.env.STRYKER_IGNORE_STATIC === '1',
+  concurrency: 2,
+  timeoutMS: 30_000,
+  reporters: ['html', 'json', 'clear-text', 'progress'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  // Re-runs only test mutants whose code or tests changed since the last run.
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};

@@ -1,0 +1,13 @@
+// The test run StrykerJS uses for every mutant (`npm run mutation`): the property suites alone,
+// as in vitest.coverage.config.ts, with fast-check's seed pinned (test/setup/pin-seed.ts).
+import { defineConfig } from 'vitest/config';
+import { propertySuites } from './vitest.coverage.config.ts';
+
+export default defineConfig({
+  test: {
+    include: propertySuites,
+    setupFiles: ['test/setup/pin-seed.ts'],
+    testTimeout: 120_000,
+    pool: 'threads',
+  },
+});
