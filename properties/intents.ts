@@ -18,7 +18,9 @@ export type Intent =
   | { readonly kind: 'flush'; readonly pick: number }
   | { readonly kind: 'dma'; readonly target: number; readonly place: number; readonly write: boolean; readonly pages: number; readonly offset: number }
   | { readonly kind: 'invalid'; readonly variant: number; readonly pick: number }
-  | { readonly kind: 'recycle'; readonly pick: number; readonly shape: number };
+  | { readonly kind: 'recycle'; readonly pick: number; readonly shape: number }
+  | { readonly kind: 'churn'; readonly pick: number; readonly count: number }
+  | { readonly kind: 'mapPieces'; readonly pick: number; readonly count: number; readonly prot: number };
 
 export type IntentKind = Intent['kind'];
 
@@ -42,6 +44,8 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
   }),
   invalid: fc.record({ kind: fc.constant('invalid'), variant: pick, pick }),
   recycle: fc.record({ kind: fc.constant('recycle'), pick, shape: pick }),
+  churn: fc.record({ kind: fc.constant('churn'), pick, count: pick }),
+  mapPieces: fc.record({ kind: fc.constant('mapPieces'), pick, count: pick, prot: fc.constantFrom(3, 1) }),
 };
 
 /** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
@@ -58,6 +62,8 @@ const WEIGHTS: Record<IntentKind, number> = {
   dma: 16,
   invalid: 2,
   recycle: 3,
+  churn: 1,
+  mapPieces: 3,
 };
 
 /**

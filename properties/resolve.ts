@@ -46,6 +46,7 @@ export const DEFAULT_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
   { invalidation: 'deferred' },
   { unmap: 'whole' },
   { invalidation: 'deferred', unmap: 'whole' },
+  { unmap: 'whole', pageSizes: [K4, SIZE_2M] },
   { levels: 3 },
   { levels: 5 },
   { levels: 5, invalidation: 'deferred' },
@@ -77,7 +78,7 @@ function devices(caps: ResolvedCapabilities): number[] {
 }
 
 function pasids(caps: ResolvedCapabilities): number[] {
-  const edges = [2 ** caps.pasidBits - 1, 0x101].filter((p) => p < 2 ** caps.pasidBits);
+  const edges = [2 ** caps.pasidBits - 1, 0x101, 0x1_0001].filter((p) => p < 2 ** caps.pasidBits);
   return [1, 2, 3, 1, 2, 3, 1, 2, ...edges];
 }
 
@@ -138,8 +139,12 @@ function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
     () => BigInt(1 + (sub % 7)) * align, // aligned: invites 2M/1G leaves
     () => BigInt(sub % 4096) * K4, // somewhere low
     () => aperture - size + BigInt(sub % 2) * K4, // the top of the aperture, or one page past it: ERANGE
+    () => U64_LIMIT - K4, // iova + size wraps past 2^64: ERANGE, never a wrapped range
   ];
   const iova = choose(placements, intent.place)() ?? BigInt(sub % 512) * K4;
+  // A physically contiguous neighbour: drivers map one buffer in pieces.
+  const before = mine.find((e) => e.iova + e.size === iova);
+  const after = mine.find((e) => e.iova === iova + size);
   const pas: (() => bigint | undefined)[] = [
     () => BigInt(1 + ((intent.pa >> 3) % 15)) * SIZE_1G + (iova % SIZE_1G), // congruent to the IOVA: leaves can be large
     () => BigInt(1 + ((intent.pa >> 3) % 15)) * SIZE_1G + (iova % SIZE_1G),
@@ -147,10 +152,14 @@ function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
     () => iova, // identity-like
     () => choose([PA_LIMIT - size, PA_LIMIT - size + K4, PA_LIMIT], intent.pa >> 3), // the top of PA space
     () => (1n << 32n) + BigInt((intent.pa >> 3) % 1024) * K4,
+    () => (before ? before.pa + before.size : after ? after.pa - size : undefined), // contiguous with a neighbour
   ];
   // A 1G range is kept congruent: an implementation that cannot use a 1G leaf pays per 4K page.
-  const pa = (size >= SIZE_1G ? pas[0] : choose(pas, intent.pa))() ?? 0n;
-  return { op: 'map', domain: id, iova: iova < 0n ? 0n : iova, pa: pa < 0n ? 0n : pa, size, prot: intent.prot };
+  const neighbour = before ?? after;
+  const extendsNeighbour = neighbour !== undefined && intent.pa % 3 === 0; // one buffer mapped in pieces
+  const pa = (size >= SIZE_1G ? pas[0] : extendsNeighbour ? pas[pas.length - 1] : choose(pas, intent.pa))() ?? 0n;
+  const prot = extendsNeighbour && (intent.pa >> 2) % 2 === 0 ? neighbour.prot : intent.prot;
+  return { op: 'map', domain: id, iova: iova < 0n ? 0n : iova, pa: pa < 0n ? 0n : pa, size, prot };
 }
 
 function unmapCall(scene: Scene, intent: Extract<Intent, { kind: 'unmap' }>): Call {
@@ -178,6 +187,7 @@ function unmapCall(scene: Scene, intent: Extract<Intent, { kind: 'unmap' }>): Ca
     span > 0n && span <= 16n * SIZE_2M ? [e.iova, span] : [e.iova, e.size], // several mappings at once
     [BigInt(sub % 4096) * K4 + (1n << 40n) % aperture, K4], // nothing mapped there
     [aperture - K4, choose([K4, 2n * K4], sub >> 4)], // the top of the aperture; past it: ERANGE
+    [U64_LIMIT - K4, 2n * K4], // wraps past 2^64: ERANGE
   ];
   const [iova, size] = choose(ranges, intent.range);
   return { op: 'unmap', domain: id, iova, size: size > 0n ? size : K4 };
@@ -206,6 +216,41 @@ function destroyCall(scene: Scene, intent: Extract<Intent, { kind: 'destroyDomai
   const idle = scene.domains.filter((d) => !busy.has(d.id));
   if (idle.length > 0 && intent.pick % 4 !== 0) return { op: 'destroyDomain', id: choose(idle, intent.pick >> 2).id };
   return { op: 'destroyDomain', id: domainId(scene, intent.pick >> 2, false) };
+}
+
+/** Where a run of fresh pages fits in a domain: past its highest mapping, 2M-aligned. */
+function freeBase(d: PagingView): bigint {
+  const top = d.mappings.reduce((end, e) => (e.iova + e.size > end ? e.iova + e.size : end), 0n);
+  return ((top + SIZE_2M - 1n) / SIZE_2M) * SIZE_2M;
+}
+
+/**
+ * A driver's buffer churn: `count` buffers mapped one by one, then freed one by one (more
+ * unmaps than a small flush queue holds, each page translated in between by the probes).
+ */
+function churnCalls(scene: Scene, intent: Extract<Intent, { kind: 'churn' }>): Call[] {
+  const d = pagingDomain(scene, domainId(scene, intent.pick, true));
+  if (d === undefined) return [];
+  const base = freeBase(d);
+  const count = 6 + (intent.count % 14);
+  const pa = (1n << 33n) + BigInt(intent.count % 64) * SIZE_2M;
+  const pages = Array.from({ length: count }, (_, k) => BigInt(k) * K4);
+  return [
+    ...pages.map((off): Call => ({ op: 'map', domain: d.id, iova: base + off, pa: pa + off, size: K4, prot: 3 })),
+    ...pages.map((off): Call => ({ op: 'unmap', domain: d.id, iova: base + off, size: K4 })),
+  ];
+}
+
+/** One buffer mapped in 2 to 4 pieces, contiguous in IOVA and PA, with the same prot. */
+function mapPiecesCalls(scene: Scene, intent: Extract<Intent, { kind: 'mapPieces' }>): Call[] {
+  const d = pagingDomain(scene, domainId(scene, intent.pick, true));
+  if (d === undefined) return [];
+  const piece = choose([K4, 2n * K4, SIZE_2M / 2n, SIZE_2M], intent.count >> 2);
+  const base = freeBase(d);
+  const pa = (1n << 34n) + BigInt(intent.count % 64) * SIZE_2M;
+  return Array.from({ length: 2 + (intent.count % 3) }, (_, k): Call => ({
+    op: 'map', domain: d.id, iova: base + BigInt(k) * piece, pa: pa + BigInt(k) * piece, size: piece, prot: intent.prot,
+  }));
 }
 
 /** The options that create a domain of this configuration again. */
@@ -343,5 +388,9 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return [invalidCall(scene, intent)];
     case 'recycle':
       return recycleCalls(scene, intent);
+    case 'churn':
+      return churnCalls(scene, intent);
+    case 'mapPieces':
+      return mapPiecesCalls(scene, intent);
   }
 }

@@ -43,10 +43,18 @@ export async function shrinkCalls(
     // The failure may come earlier than the end: keep only what ran.
     return candidate.slice(0, replay.trace.filter((e) => 'call' in e).length);
   };
-  // Most probe translations are irrelevant: first try without every translate but the last.
+  // Most probe translations are irrelevant: first try without every translate but the last,
+  // then keeping those of the failing page (they may have filled a cache).
   const last = best[best.length - 1];
-  const withoutTranslations = await stillFails([...best.slice(0, -1).filter((c) => c.op !== 'translate'), last]);
-  if (withoutTranslations) best = withoutTranslations;
+  const samePage = (c: Call): boolean =>
+    c.op === 'translate' && last.op === 'translate' && c.iova / 4096n === last.iova / 4096n;
+  for (const keep of [(_c: Call) => false, samePage]) {
+    const fewer = await stillFails([...best.slice(0, -1).filter((c) => c.op !== 'translate' || keep(c)), last]);
+    if (fewer) {
+      best = fewer;
+      break;
+    }
+  }
   for (let chunk = Math.max(1, Math.floor(best.length / 2)); chunk >= 1; chunk = Math.floor(chunk / 2)) {
     // The failing call is last: try removing everything before it, chunk by chunk, from the end.
     for (let start = best.length - 1 - chunk; start >= 0 && Date.now() < deadline; start -= chunk) {

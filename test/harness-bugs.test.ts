@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkConformance } from '../properties/index.ts';
 import { BUGS, CachedIommu } from './fixtures/buggy/cached-iommu.ts';
+import { BUGS2, RadixIommu } from './fixtures/buggy2/radix-iommu.ts';
 
 const SEED = 20261124;
 
@@ -22,6 +23,25 @@ describe('the harness catches every injected bug with default options', () => {
       expect(c.steps.length).toBeLessThanOrEqual(12);
       expect(c.repro).toContain(`test('iommu-conformance counterexample: ${c.property}'`);
       expect(c.message).toMatch(/^(ISOLATION|COHERENCY|PERMISSION|TRANSLATION|RESULT) violated/);
+    });
+  }
+});
+
+// A second catalogue by an independent author, on a radix-table design with a per-device TLB,
+// DID recycling and per-domain flush queues.
+describe('the harness catches every bug of the second, independent catalogue', () => {
+  it('passes the bug-free RadixIommu (no false alarm)', async () => {
+    const report = await checkConformance(() => new RadixIommu(), { seed: SEED });
+    expect(report.counterexample?.message).toBeUndefined();
+    expect(report.ok).toBe(true);
+  });
+
+  for (const bug of BUGS2) {
+    it(`${bug.name}: ${bug.description}`, async () => {
+      const report = await checkConformance(() => new RadixIommu(bug.name), { seed: SEED });
+      expect(report.ok, 'the bug was not caught').toBe(false);
+      expect(report.error).toBeUndefined();
+      expect(report.counterexample!.steps.length).toBeLessThanOrEqual(20);
     });
   }
 });
