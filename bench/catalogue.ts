@@ -1,8 +1,21 @@
-// The catalogue of injected bugs, measured: for each bug, over several seeds and with default
+// The catalogues of injected bugs, measured: for each bug, over several seeds and with default
 // options, how often it is caught, the time to catch it (search and shrinking) and the length
-// of the shrunk counterexample. Prints a Markdown table (`npm run catalogue [-- SEEDS]`).
+// of the shrunk counterexample. Prints Markdown tables (`npm run catalogue [-- SEEDS]`).
+import type { Iommu } from '../model/types.ts';
 import { checkConformance } from '../properties/index.ts';
 import { BUGS, CachedIommu } from '../test/fixtures/buggy/cached-iommu.ts';
+import { BUGS2, RadixIommu } from '../test/fixtures/buggy2/radix-iommu.ts';
+
+interface Catalogue {
+  readonly title: string;
+  readonly bugs: readonly { name: string; class: string }[];
+  readonly create: (bug: string) => Iommu;
+}
+
+const catalogues: Catalogue[] = [
+  { title: 'CachedIommu (page table of leaves, context cache, 16-entry IOTLB, global flush queue)', bugs: BUGS, create: (bug) => new CachedIommu(bug as never) },
+  { title: 'RadixIommu (radix tables, per-device TLB, DID pool, per-domain flush queues; independent author)', bugs: BUGS2, create: (bug) => new RadixIommu(bug as never) },
+];
 
 const seeds = Number(process.argv[2] ?? 10);
 const median = (xs: number[]): number => {
@@ -10,23 +23,26 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)];
 };
 
-const rows: string[] = [];
-for (const bug of BUGS) {
-  const times: number[] = [];
-  const lengths: number[] = [];
-  const properties = new Set<string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const started = performance.now();
-    const report = await checkConformance(() => new CachedIommu(bug.name), { seed });
-    if (report.ok || !report.counterexample) continue;
-    times.push(performance.now() - started);
-    lengths.push(report.counterexample.steps.length);
-    properties.add(report.counterexample.property);
+for (const catalogue of catalogues) {
+  const rows: string[] = [];
+  for (const bug of catalogue.bugs) {
+    const times: number[] = [];
+    const lengths: number[] = [];
+    const properties = new Set<string>();
+    for (let seed = 1; seed <= seeds; seed++) {
+      const started = performance.now();
+      const report = await checkConformance(() => catalogue.create(bug.name), { seed });
+      if (report.ok || !report.counterexample) continue;
+      times.push(performance.now() - started);
+      lengths.push(report.counterexample.steps.length);
+      properties.add(report.counterexample.property);
+    }
+    const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${median(times).toFixed(0)} ms | ${Math.max(...times).toFixed(0)} ms | ${median(lengths)} | ${[...properties].join(', ')} |`;
+    rows.push(row);
+    process.stderr.write(`${row}\n`);
   }
-  const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${median(times).toFixed(0)} ms | ${Math.max(...times).toFixed(0)} ms | ${median(lengths)} | ${[...properties].join(', ')} |`;
-  rows.push(row);
-  process.stderr.write(`${row}\n`);
+  console.log(`\n${catalogue.title}\n`);
+  console.log('| bug | class | caught | median time | worst time | median shrunk steps | property named |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) console.log(row);
 }
-console.log('| bug | class | caught | median time | worst time | median shrunk steps | property named |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const row of rows) console.log(row);
