@@ -5,6 +5,7 @@ import type { Iommu } from '../model/types.ts';
 import { checkConformance } from '../properties/index.ts';
 import { BUGS, CachedIommu } from '../test/fixtures/buggy/cached-iommu.ts';
 import { BUGS2, RadixIommu } from '../test/fixtures/buggy2/radix-iommu.ts';
+import { BUGS3, VirtualIommu } from '../test/fixtures/buggy3/viommu.ts';
 
 interface Catalogue {
   readonly title: string;
@@ -15,6 +16,7 @@ interface Catalogue {
 const catalogues: Catalogue[] = [
   { title: 'CachedIommu (page table of leaves, context cache, 16-entry IOTLB, global flush queue)', bugs: BUGS, create: (bug) => new CachedIommu(bug as never) },
   { title: 'RadixIommu (radix tables, per-device TLB, DID pool, per-domain flush queues; independent author)', bugs: BUGS2, create: (bug) => new RadixIommu(bug as never) },
+  { title: 'VirtualIommu (asynchronous vIOMMU: extents, shadow IOTLB of whole extents, generations; independent author)', bugs: BUGS3, create: (bug) => new VirtualIommu(bug as never) },
 ];
 
 const seeds = Number(process.argv[2] ?? 10);

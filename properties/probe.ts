@@ -97,7 +97,7 @@ export function probesAfter(view: StateView, call: Call, focus: Focus, step: num
       const pasid = call.op === 'attachDevice' || call.op === 'detachDevice' ? null : call.pasid;
       const now = extentsOf(view, domainOfTarget(view, call.device, pasid));
       // Also where earlier mappings were: a re-created domain id must not bring them back.
-      for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW), ...past.slice(-2)]) {
+      for (const e of [...focus.extents.slice(0, FEW), ...now.slice(0, FEW), ...past.slice(-3)]) {
         both(call.device, pasid, e.iova);
         add(call.device, pasid === null ? 1 : null, e.iova, 'read');
         add(call.device % 2 === 0 ? call.device + 1 : call.device - 1, pasid, e.iova, 'read'); // another device, same PASID

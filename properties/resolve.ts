@@ -136,6 +136,7 @@ function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>): Call {
     () => (mine.length ? choose(mine, sub).iova + BigInt(sub % 3) * K4 : undefined), // overlapping: EEXIST
     () => (mine.length ? choose(mine, sub).iova - K4 : undefined), // free first page, then a conflict: atomicity
     () => (unmapped.length ? choose(unmapped, sub).iova : undefined), // remap a just-unmapped IOVA
+    () => (d?.stale.length ? choose(d.stale, sub).iova : undefined), // remap inside a deferred window
     () => BigInt(1 + (sub % 7)) * align, // aligned: invites 2M/1G leaves
     () => BigInt(sub % 4096) * K4, // somewhere low
     () => aperture - size + BigInt(sub % 2) * K4, // the top of the aperture, or one page past it: ERANGE
@@ -263,6 +264,8 @@ function optionsOf(config: DomainConfig): DomainOptions {
 /**
  * A driver's teardown and reuse of a domain id: detach every user, destroy, create the same id
  * again (same kind, or another), attach the same users. Stale state keyed by the id shows here.
+ * Or an unbind and rebind: detach every user, change the domain meanwhile (unmap its newest
+ * mapping), attach them again; invalidations must reach caches of detached users too.
  */
 function recycleCalls(scene: Scene, intent: Extract<Intent, { kind: 'recycle' }>): Call[] {
   const used = scene.domains.filter((d) => scene.attachments.some((a) => a.domain === d.id));
@@ -270,10 +273,14 @@ function recycleCalls(scene: Scene, intent: Extract<Intent, { kind: 'recycle' }>
   if (domain === undefined) return [];
   const users = scene.attachments.filter((a) => a.domain === domain.id);
   const options = intent.shape % 2 === 0 ? optionsOf(domain.config) : (choose(scene.kinds, intent.shape >> 1) as DomainOptions);
+  const newest = domain.mappings[domain.mappings.length - 1];
+  const meanwhile: Call[] =
+    intent.shape % 3 === 2 && newest
+      ? [{ op: 'unmap', domain: domain.id, iova: newest.iova, size: newest.size }]
+      : [{ op: 'destroyDomain', id: domain.id }, { op: 'createDomain', id: domain.id, options }];
   return [
     ...users.map((a): Call => (a.pasid === null ? { op: 'detachDevice', device: a.device } : { op: 'detachPasid', device: a.device, pasid: a.pasid })),
-    { op: 'destroyDomain', id: domain.id },
-    { op: 'createDomain', id: domain.id, options },
+    ...meanwhile,
     ...users.map((a): Call =>
       a.pasid === null ? { op: 'attachDevice', device: a.device, domain: domain.id } : { op: 'attachPasid', device: a.device, pasid: a.pasid, domain: domain.id },
     ),

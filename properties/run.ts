@@ -75,7 +75,7 @@ export class RunContext {
     if (before) this.countShape(call, before);
     else count(this.stats, 'shape:invalid-arguments');
     const probe = (): Maybe<void> =>
-      withProbes && focus ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, this.memory.pastMappings), (p) => this.execute(p, true)) : undefined;
+      withProbes && focus ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, [...this.memory.pastMappings.slice(-2), ...this.memory.recentlyUnmapped.slice(-1)]), (p) => this.execute(p, true)) : undefined;
     return andThen(this.execute(call, false), () => andThen(probe(), () => this.selfCheck()));
   }
 
