@@ -15,7 +15,7 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   // Re-runs only test mutants whose code or tests changed since the last run.
-  incremental: true,
+  incremental: process.env.STRYKER_INCREMENTAL !== '0',
   incrementalFile: 'reports/stryker-incremental.json',
   thresholds: { high: 90, low: 85, break: null },
   tempDirName: '.stryker-tmp',
