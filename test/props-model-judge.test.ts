@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FastIommu } from '../impl/index.ts';
 import { ReferenceIommu, describeResult, describeTranslation, parseDomainOptions, resolveCapabilities } from '../model/index.ts';
-import type { Call, Capabilities } from '../model/types.ts';
+import type { Call, Capabilities, Iommu } from '../model/types.ts';
 import { checkConformance } from '../properties/index.ts';
 
 const SEED = { seed: 0x5eed, numRuns: 200 };
@@ -144,7 +144,7 @@ describe('capabilities and domain options are validated', () => {
         expect(() => resolveCapabilities(caps as Capabilities)).toThrow(TypeError);
         expect(() => new ReferenceIommu(caps as Capabilities)).toThrow(TypeError);
         expect(() => new FastIommu({ capabilities: caps as Capabilities })).toThrow(TypeError);
-        const report = await checkConformance(() => ({ ...new ReferenceIommu(), capabilities: caps as Capabilities, ...methodsOf(new ReferenceIommu()) }), { numRuns: 1, seed: 1 });
+        const report = await checkConformance(() => ({ ...methodsOf(new ReferenceIommu()), capabilities: caps as Capabilities }) as unknown as Iommu, { numRuns: 1, seed: 1 });
         expect(report.ok).toBe(false);
         expect(report.error).toMatch(/capabilities/);
       }),

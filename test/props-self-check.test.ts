@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Domain } from '../impl/domain.ts';
 import { FastIommu } from '../impl/index.ts';
-import type { Iotlb } from '../impl/iotlb.ts';
 import { ENTRIES, PTE_LEAF, PTE_VALID, SPAN, type TableArena } from '../impl/pagetable.ts';
 import { ReferenceIommu } from '../model/index.ts';
 import type { Call } from '../model/types.ts';
@@ -23,7 +22,22 @@ interface Inside {
   rid: Map<number, Domain>;
   pasids: Map<number, Map<number, Domain>>;
   arena: TableArena;
-  tlb: Iotlb & { nslots: number; slotHome: Int32Array };
+  tlb: TlbInside;
+}
+/** The IOTLB's fields, private ones included. */
+interface TlbInside {
+  used: number;
+  nslots: number;
+  capacity: number;
+  readonly size: number;
+  slotDom: (Domain | undefined)[];
+  slotTag: Float64Array;
+  slotLevel: Uint8Array;
+  slotFrame: Float64Array;
+  slotPte: Float64Array;
+  slotHome: Int32Array;
+  buckets: Int32Array;
+  freeSlots: number[];
 }
 const inside = (io: FastIommu): Inside => io as unknown as Inside;
 
