@@ -39,6 +39,9 @@ const LEVELS: readonly Levels[] = [3, 4, 5];
 const OPTION_KEYS = ['type', 'levels', 'pageSizes', 'invalidation', 'unmap', 'aperture'] as const;
 const PAGING_ONLY_KEYS = ['levels', 'pageSizes', 'invalidation', 'unmap', 'aperture'] as const;
 
+/** A value, or its default when absent (undefined; null is a value, and a bad one). */
+const orDefault = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
+
 const isIntegerIn = (x: unknown, min: number, limit: number): x is number =>
   typeof x === 'number' && Number.isInteger(x) && x >= min && x < limit;
 
@@ -46,11 +49,12 @@ const isIntegerIn = (x: unknown, min: number, limit: number): x is number =>
 export function resolveCapabilities(caps: Capabilities | undefined): ResolvedCapabilities {
   const c: Capabilities = caps ?? {};
   if (typeof c !== 'object' || c === null) throw new TypeError('capabilities must be an object');
-  const deviceIdBits = c.deviceIdBits ?? 32;
-  const pasidBits = c.pasidBits ?? 20;
-  const maxDomains = c.maxDomains ?? Number.POSITIVE_INFINITY;
-  const levels = c.levels ?? LEVELS;
-  const pageSizes = c.pageSizes ?? ALL_PAGE_SIZES;
+  // An absent field (undefined) takes its default; null is a value of the wrong type.
+  const deviceIdBits = orDefault(c.deviceIdBits, 32);
+  const pasidBits = orDefault(c.pasidBits, 20);
+  const maxDomains = orDefault(c.maxDomains, Number.POSITIVE_INFINITY);
+  const levels = orDefault(c.levels, LEVELS);
+  const pageSizes = orDefault(c.pageSizes, ALL_PAGE_SIZES);
   if (!isIntegerIn(deviceIdBits, 1, 33)) throw new TypeError('capabilities.deviceIdBits must be an integer in 1..32');
   if (!isIntegerIn(pasidBits, 1, 21)) throw new TypeError('capabilities.pasidBits must be an integer in 1..20');
   if (!(maxDomains === Number.POSITIVE_INFINITY || isIntegerIn(maxDomains, 0, 2 ** 32 + 1)))
@@ -95,8 +99,6 @@ export const isAccess = (x: unknown): x is Access => x === 'read' || x === 'writ
 export const maxAperture = (levels: Levels, caps: ResolvedCapabilities): bigint =>
   1n << BigInt((caps.canonicalAddresses ? 11 : 12) + 9 * levels);
 
-/** An option's value, or its default when absent (undefined; null is a value, and a bad one). */
-const orDefault = (value: unknown, fallback: unknown): unknown => (value === undefined ? fallback : value);
 
 const isPowerOfTwo = (x: bigint): boolean => x > 0n && (x & (x - 1n)) === 0n;
 

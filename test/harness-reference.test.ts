@@ -35,6 +35,19 @@ describe('the harness on ReferenceIommu', () => {
     expect(report.statistics['error:ENOSPC']).toBeGreaterThan(0);
   });
 
+  it('follows an implementation that may succeed at maxDomains, and catches ENOSPC below it', async () => {
+    // Declares maxDomains 2 but never runs out: success at the limit is conforming (CONTRACT 7c).
+    const generous = () => Object.assign(new ReferenceIommu(), { capabilities: { maxDomains: 2 } });
+    const followed = await checkConformance(generous, { numRuns: 100, seed: 8 });
+    expect(followed.ok, followed.counterexample?.message).toBe(true);
+    expect(followed.statistics['ok:createDomain']).toBeGreaterThan(0);
+    // Declares maxDomains 3 but runs out at 2: ENOSPC below the limit is not conforming.
+    const stingy = () => Object.assign(new ReferenceIommu({ maxDomains: 2 }), { capabilities: { maxDomains: 3 } });
+    const caught = await checkConformance(stingy, { numRuns: 100, seed: 8 });
+    expect(caught.ok).toBe(false);
+    expect(caught.counterexample?.message).toMatch(/RESULT violated[\s\S]*answered: error ENOSPC/);
+  });
+
   it('generates only the domain kinds asked for', async () => {
     const report = await checkConformance(() => new ReferenceIommu(), { numRuns: 50, seed: 9, domains: [{ type: 'identity' }] });
     expect(report.ok).toBe(true);
