@@ -39,6 +39,11 @@ export class AddressSpace {
     return this.extents.some((e) => overlaps(e, iova, size));
   }
 
+  /** How many bytes of [iova, iova + size) are mapped. */
+  bytesMapped(iova: bigint, size: bigint): bigint {
+    return this.extents.reduce((sum, e) => sum + (clip(e, iova, size)?.size ?? 0n), 0n);
+  }
+
   /** Whether [iova, iova + size) cuts through an extent: overlaps it without holding all of it. */
   cutsThrough(iova: bigint, size: bigint): boolean {
     return this.extents.some((e) => overlaps(e, iova, size) && (e.iova < iova || end(e) > iova + size));
