@@ -1,6 +1,6 @@
 // Resolving the intents that change mappings: map, unmap, buffer churn, buffers in pieces.
 // Biased to page-table boundaries, neighbours, interiors, large aligned ranges and their splits.
-import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call, type DomainId, type Pasid } from '../model/types.ts';
+import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call, type DomainId, type DomainOptions, type Pasid } from '../model/types.ts';
 import type { Intent } from './intents.ts';
 import { BOUNDARIES, K4, choose, devices, domainId, isPaging, pagingDomain, target, type PagingView, type Scene } from './scene.ts';
 
@@ -117,7 +117,7 @@ export function churnCalls(scene: Scene, intent: Extract<Intent, { kind: 'churn'
 
 /** Long, quiet sequences (run without probes, which would fill a small IOTLB) between a cached
  * translation and its reuse: a counter that wraps after 2^k rounds (k <= 8) brings it back. */
-const STORM_ROUNDS = [17, 17, 65, 257, 257];
+const STORM_ROUNDS = [17, 17, 17, 17, 65, 257];
 /** Domain ids the storm's own domains use: outside the pools, so nothing else names them. */
 const STORM_DOMAIN_IDS = 0x5000;
 
@@ -174,10 +174,13 @@ function domainStorm(scene: Scene, pick: number, rounds: number): Call[] {
   const { device, pasid } = target(scene, pick, 'any');
   const source = sourceCalls(device, pasid);
   const owner = STORM_DOMAIN_IDS;
+  // Domains of a kind asked for (CheckOptions.domains), a paging one if any.
+  const kind = scene.kinds.find((k) => k.type === undefined || k.type === 'paging') ?? choose(scene.kinds, pick) ?? {};
+  const create = (id: DomainId): Call => ({ op: 'createDomain', id, options: kind as DomainOptions });
   const page = BigInt(pick % 512) * K4;
   const pa = (1n << 36n) + BigInt(pick % 64) * SIZE_2M;
   const round = (k: number): Call[] => [
-    { op: 'createDomain', id: owner + 1 + k },
+    create(owner + 1 + k),
     source.attach(owner + 1 + k),
     source.read(page),
     source.detach(),
@@ -186,7 +189,7 @@ function domainStorm(scene: Scene, pick: number, rounds: number): Call[] {
   const before = scene.attachments.some((a) => a.device === device && a.pasid === pasid) && pasid !== null ? [source.detach()] : [];
   return [
     ...before,
-    { op: 'createDomain', id: owner },
+    create(owner),
     source.attach(owner),
     { op: 'map', domain: owner, iova: page, pa, size: K4, prot: 3 },
     source.read(page),

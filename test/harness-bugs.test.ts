@@ -32,7 +32,10 @@ function describeCatalogue(title: string, name: string, check: CatalogueCheck): 
         const report = await checkConformance(() => check.create(bug.name), { seed: SEED });
         expect(report.ok, 'the bug was not caught').toBe(false);
         expect(report.error).toBeUndefined();
-        expect(report.counterexample!.steps.length).toBeLessThanOrEqual(check.longer?.[bug.name] ?? check.maxSteps);
+        // Shrinking has a time budget (6 s): on a loaded machine it may stop early, and says so.
+        // Short is asserted when it completed (speed is measured by `npm run catalogue`).
+        if (report.statistics['shrink:stopped-at-budget'] === undefined)
+          expect(report.counterexample!.steps.length).toBeLessThanOrEqual(check.longer?.[bug.name] ?? check.maxSteps);
         check.alsoCheck?.(report.counterexample!);
       });
     }
