@@ -35,7 +35,10 @@ export interface CheckOptions {
   invalidArguments?: boolean | 'representable';
   /** How the repro test brings the implementation in. */
   repro?: ReproTarget;
-  /** Time allowed for shrinking, fast-check's pass and the final pass over the calls (default 6 s). */
+  /**
+   * Time allowed for shrinking, fast-check's pass and the final pass over the calls (default 6 s,
+   * or the environment's IOMMU_CONFORMANCE_SHRINK_TIME_MS: mutation runs set it to 1).
+   */
   shrinkTimeMs?: number;
 }
 
@@ -59,6 +62,12 @@ export interface Report {
 }
 
 type Factory = () => Iommu | Promise<Iommu>;
+
+/** 6 s, unless IOMMU_CONFORMANCE_SHRINK_TIME_MS says otherwise (a mutant needs no minimal counterexample). */
+function defaultShrinkTimeMs(): number {
+  const fromEnvironment = Number(globalThis.process?.env.IOMMU_CONFORMANCE_SHRINK_TIME_MS);
+  return Number.isInteger(fromEnvironment) && fromEnvironment > 0 ? fromEnvironment : 6_000;
+}
 
 const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'];
 
@@ -111,7 +120,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   const started = Date.now();
   let foundAt = 0;
   let budgetSpent = false;
-  const shrinkTimeMs = options.shrinkTimeMs ?? 6_000;
+  const shrinkTimeMs = options.shrinkTimeMs ?? defaultShrinkTimeMs();
   const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
