@@ -35,7 +35,10 @@ export interface CheckOptions {
   invalidArguments?: boolean | 'representable';
   /** How the repro test brings the implementation in. */
   repro?: ReproTarget;
-  /** Time allowed for shrinking, fast-check's pass and the final pass over the calls (default 6 s). */
+  /**
+   * Time allowed for shrinking, fast-check's pass and the final pass over the calls (default 6 s,
+   * or the environment's IOMMU_CONFORMANCE_SHRINK_TIME_MS: mutation runs set it to 1).
+   */
   shrinkTimeMs?: number;
 }
 
@@ -59,6 +62,12 @@ export interface Report {
 }
 
 type Factory = () => Iommu | Promise<Iommu>;
+
+/** 6 s, unless IOMMU_CONFORMANCE_SHRINK_TIME_MS says otherwise (a mutant needs no minimal counterexample). */
+function defaultShrinkTimeMs(): number {
+  const fromEnvironment = Number(globalThis.process?.env.IOMMU_CONFORMANCE_SHRINK_TIME_MS);
+  return Number.isInteger(fromEnvironment) && fromEnvironment > 0 ? fromEnvironment : 6_000;
+}
 
 const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'];
 
@@ -110,11 +119,15 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   let failing = false;
   const started = Date.now();
   let foundAt = 0;
-  const shrinkTimeMs = options.shrinkTimeMs ?? 6_000;
+  let budgetSpent = false;
+  const shrinkTimeMs = options.shrinkTimeMs ?? defaultShrinkTimeMs();
   const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
-    if (failing && Date.now() - foundAt > shrinkTimeMs / 2) return;
+    if (failing && Date.now() - foundAt > shrinkTimeMs / 2) {
+      budgetSpent = true;
+      return;
+    }
     if (!failing) runsDone++;
     const ctx = new RunContext(await instance(factory), settings, failing ? undefined : statistics);
     try {
@@ -145,8 +158,10 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     return { ...report, error: `the run failed outside the contract checks: ${cause}` };
   }
-  const counterexample = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
+  const { counterexample, complete } = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
   statistics['time:shrink-ms'] = Date.now() - foundAt;
+  // The counterexample may not be minimal: shrinking stopped at its time budget.
+  if (budgetSpent || !complete) statistics['shrink:stopped-at-budget'] = 1;
   return { ...report, counterexample };
 }
 
@@ -158,7 +173,7 @@ async function minimalCounterexample(
   original: ConformanceFailure,
   meta: { seed: number; path?: string } & ReproTarget,
   shrinkTimeMs: number,
-): Promise<Counterexample> {
+): Promise<{ counterexample: Counterexample; complete: boolean }> {
   const ctx = new RunContext(await instance(factory), settings);
   let failure = original;
   try {
@@ -168,17 +183,18 @@ async function minimalCounterexample(
     if (error instanceof ConformanceFailure) failure = error;
   }
   let trace = ctx.trace;
-  const calls = await shrinkCalls(factory, settings, callsOf(trace), failure.property, Date.now() + shrinkTimeMs);
+  const { calls, complete } = await shrinkCalls(factory, settings, callsOf(trace), failure.property, Date.now() + shrinkTimeMs);
   const replay = await replayCalls(factory, settings, calls);
   if (replay.failure) {
     failure = replay.failure;
     trace = replay.trace;
   }
-  return {
+  const counterexample = {
     property: failure.property,
     message: failure.message,
     steps: describeSteps(trace),
     repro: reproTest(trace, failure, meta),
     calls: callsOf(trace),
   };
+  return { counterexample, complete };
 }

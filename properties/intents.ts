@@ -20,6 +20,7 @@ export type Intent =
   | { readonly kind: 'invalid'; readonly variant: number; readonly pick: number }
   | { readonly kind: 'recycle'; readonly pick: number; readonly shape: number }
   | { readonly kind: 'churn'; readonly pick: number; readonly count: number }
+  | { readonly kind: 'storm'; readonly pick: number; readonly rounds: number }
   | { readonly kind: 'mapPieces'; readonly pick: number; readonly count: number; readonly prot: number };
 
 export type IntentKind = Intent['kind'];
@@ -45,6 +46,7 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
   invalid: fc.record({ kind: fc.constant('invalid'), variant: pick, pick }),
   recycle: fc.record({ kind: fc.constant('recycle'), pick, shape: pick }),
   churn: fc.record({ kind: fc.constant('churn'), pick, count: pick }),
+  storm: fc.record({ kind: fc.constant('storm'), pick, rounds: pick }),
   mapPieces: fc.record({ kind: fc.constant('mapPieces'), pick, count: pick, prot: fc.constantFrom(3, 1) }),
 };
 
@@ -63,6 +65,7 @@ const WEIGHTS: Record<IntentKind, number> = {
   invalid: 2,
   recycle: 3,
   churn: 1,
+  storm: 1,
   mapPieces: 3,
 };
 

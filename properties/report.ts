@@ -9,7 +9,9 @@ export function formatReport(report: Report): string {
   return [
     c.message,
     '',
-    `Minimal counterexample (${c.steps.length} steps):`,
+    report.statistics['shrink:stopped-at-budget']
+      ? `Counterexample (${c.steps.length} steps; shrinking stopped at its time budget, a shorter one may exist: give it more with shrinkTimeMs / --shrink-time):`
+      : `Minimal counterexample (${c.steps.length} steps):`,
     ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
     '',
     `Replay with { seed: ${report.seed}, path: '${report.path}' }.`,

@@ -1,8 +1,8 @@
 // Resolving the intents that change mappings: map, unmap, buffer churn, buffers in pieces.
 // Biased to page-table boundaries, neighbours, interiors, large aligned ranges and their splits.
-import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call } from '../model/types.ts';
+import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call, type DomainId, type DomainOptions, type Pasid } from '../model/types.ts';
 import type { Intent } from './intents.ts';
-import { BOUNDARIES, K4, choose, domainId, pagingDomain, type PagingView, type Scene } from './scene.ts';
+import { BOUNDARIES, K4, choose, devices, domainId, isPaging, pagingDomain, target, type PagingView, type Scene } from './scene.ts';
 
 /** A size that fits the domain's page sizes: 1G-scale sizes only where 1G leaves exist. */
 export function sizeFor(domain: PagingView | undefined, seed: number): bigint {
@@ -112,6 +112,90 @@ export function churnCalls(scene: Scene, intent: Extract<Intent, { kind: 'churn'
   return [
     ...pages.map((off): Call => ({ op: 'map', domain: d.id, iova: base + off, pa: pa + off, size: K4, prot: 3 })),
     ...pages.map((off): Call => ({ op: 'unmap', domain: d.id, iova: base + off, size: K4 })),
+  ];
+}
+
+/** Long, quiet sequences (run without probes, which would fill a small IOTLB) between a cached
+ * translation and its reuse: a counter that wraps after 2^k rounds (k <= 8) brings it back. */
+const STORM_ROUNDS = [17, 17, 17, 17, 65, 257];
+/** Domain ids the storm's own domains use: outside the pools, so nothing else names them. */
+const STORM_DOMAIN_IDS = 0x5000;
+
+/** Attach, detach and translate calls for one (device, PASID or RID) source. */
+function sourceCalls(device: number, pasid: Pasid) {
+  return {
+    attach: (domain: DomainId): Call => (pasid === null ? { op: 'attachDevice', device, domain } : { op: 'attachPasid', device, pasid, domain }),
+    detach: (): Call => (pasid === null ? { op: 'detachDevice', device } : { op: 'detachPasid', device, pasid }),
+    read: (iova: bigint): Call => ({ op: 'translate', device, pasid, iova, access: 'read' }),
+  };
+}
+
+/**
+ * A storm: a page is mapped and translated (so cached), then made dead, and translated again
+ * after each of many rounds that a design may count with a wrapping counter. Two flavours:
+ * - invalidations: the page is unmapped; each round maps, unmaps and flushes two 32-page buffers
+ *   in the same domain (a domain-wide invalidation in many designs: a new generation);
+ * - domains: the page's domain is destroyed; each round creates a domain, attaches the same
+ *   source to it, translates, detaches and destroys it (a new hardware tag: ASID/VMID/DID).
+ */
+export function stormCalls(scene: Scene, intent: Extract<Intent, { kind: 'storm' }>): Call[] {
+  const rounds = choose(STORM_ROUNDS, intent.rounds >> 1);
+  return intent.rounds % 2 === 0 ? invalidationStorm(scene, intent.pick, rounds) : domainStorm(scene, intent.pick, rounds);
+}
+
+function invalidationStorm(scene: Scene, pick: number, rounds: number): Call[] {
+  const paging = scene.domains.filter(isPaging);
+  const watched = paging.filter((d) => scene.attachments.some((a) => a.domain === d.id));
+  const d = choose(watched.length > 0 ? watched : paging, pick);
+  if (d === undefined) return [];
+  const user = scene.attachments.find((a) => a.domain === d.id);
+  const source = sourceCalls(user?.device ?? choose(devices(scene.caps), pick >> 4), user?.pasid ?? null);
+  const page = freeBase(d);
+  const pa = (1n << 35n) + BigInt(pick % 64) * SIZE_2M;
+  const buffers = [page + SIZE_2M, page + 2n * SIZE_2M];
+  const bufferSize = 32n * K4;
+  const round: Call[] = [
+    ...buffers.map((iova, k): Call => ({ op: 'map', domain: d.id, iova, pa: pa + BigInt(k + 1) * SIZE_2M, size: bufferSize, prot: 3 })),
+    ...buffers.map((iova): Call => ({ op: 'unmap', domain: d.id, iova, size: bufferSize })),
+    { op: 'flush', domain: d.id },
+    source.read(page),
+  ];
+  return [
+    ...(user ? [] : [source.attach(d.id)]),
+    { op: 'map', domain: d.id, iova: page, pa, size: K4, prot: 3 },
+    source.read(page),
+    { op: 'unmap', domain: d.id, iova: page, size: K4 },
+    ...Array.from({ length: rounds }, () => round).flat(),
+  ];
+}
+
+function domainStorm(scene: Scene, pick: number, rounds: number): Call[] {
+  // The source of the watched page: any from the pools (RID or PASID); its attachment moves.
+  const { device, pasid } = target(scene, pick, 'any');
+  const source = sourceCalls(device, pasid);
+  const owner = STORM_DOMAIN_IDS;
+  // Domains of a kind asked for (CheckOptions.domains), a paging one if any.
+  const kind = scene.kinds.find((k) => k.type === undefined || k.type === 'paging') ?? choose(scene.kinds, pick) ?? {};
+  const create = (id: DomainId): Call => ({ op: 'createDomain', id, options: kind as DomainOptions });
+  const page = BigInt(pick % 512) * K4;
+  const pa = (1n << 36n) + BigInt(pick % 64) * SIZE_2M;
+  const round = (k: number): Call[] => [
+    create(owner + 1 + k),
+    source.attach(owner + 1 + k),
+    source.read(page),
+    source.detach(),
+    { op: 'destroyDomain', id: owner + 1 + k },
+  ];
+  const before = scene.attachments.some((a) => a.device === device && a.pasid === pasid) && pasid !== null ? [source.detach()] : [];
+  return [
+    ...before,
+    create(owner),
+    source.attach(owner),
+    { op: 'map', domain: owner, iova: page, pa, size: K4, prot: 3 },
+    source.read(page),
+    source.detach(),
+    { op: 'destroyDomain', id: owner },
+    ...Array.from({ length: rounds }, (_, k) => round(k)).flat(),
   ];
 }
 

@@ -5,7 +5,7 @@
 import type { Call } from '../model/types.ts';
 import type { Intent } from './intents.ts';
 import { createCall, destroyCall, recycleCalls } from './resolve-lifecycle.ts';
-import { churnCalls, mapCall, mapPiecesCalls, unmapCall } from './resolve-ranges.ts';
+import { churnCalls, mapCall, mapPiecesCalls, stormCalls, unmapCall } from './resolve-ranges.ts';
 import { dmaCalls, invalidCall } from './resolve-traffic.ts';
 import { domainId, isPaging, target, type Scene } from './scene.ts';
 
@@ -52,6 +52,8 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return recycleCalls(scene, intent);
     case 'churn':
       return churnCalls(scene, intent);
+    case 'storm':
+      return stormCalls(scene, intent);
     case 'mapPieces':
       return mapPiecesCalls(scene, intent);
   }

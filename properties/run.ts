@@ -59,13 +59,22 @@ export class RunContext {
     this.model = new ReferenceIommu(settings.capabilities);
   }
 
-  /** Resolves an intent against the current state and runs its calls, each with its probe. */
+  /**
+   * Resolves an intent against the current state and runs its calls, each with its probe and
+   * self-check. A storm is quiet: no probes (they would fill a small IOTLB and evict the entry it
+   * watches; it carries its own translations), one self-check at its end (its rounds are many).
+   */
   runIntent(intent: Intent): Maybe<void> {
-    return forEachInOrder(resolve(this.scene(), intent), (call) => this.step(call, true));
+    if (intent.kind !== 'storm') return forEachInOrder(resolve(this.scene(), intent), (call) => this.step(call, true));
+    count(this.stats, 'shape:invalidation-storm');
+    return andThen(
+      forEachInOrder(resolve(this.scene(), intent), (call) => this.step(call, false, false)),
+      () => this.selfCheck(),
+    );
   }
 
-  /** One call, then (when `withProbes`) its invariant probe, then the implementation's self-check. */
-  step(call: Call, withProbes: boolean): Maybe<void> {
+  /** One call, then (when `withProbes`) its invariant probe, then (when `withSelfCheck`) the implementation's self-check. */
+  step(call: Call, withProbes: boolean, withSelfCheck = true): Maybe<void> {
     // Out-of-range arguments must be refused; there is nothing to probe or measure about them.
     const valid = this.model.argumentsValid(call);
     const before = valid ? this.view() : undefined;
@@ -76,7 +85,7 @@ export class RunContext {
     else count(this.stats, 'shape:invalid-arguments');
     const probe = (): Maybe<void> =>
       withProbes && focus ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, [...this.memory.pastMappings.slice(-2), ...this.memory.recentlyUnmapped.slice(-1)]), (p) => this.execute(p, true)) : undefined;
-    return andThen(this.execute(call, false), () => andThen(probe(), () => this.selfCheck()));
+    return andThen(this.execute(call, false), () => andThen(probe(), () => (withSelfCheck ? this.selfCheck() : undefined)));
   }
 
   private view(): StateView {

@@ -28,14 +28,17 @@ export async function replayCalls(factory: () => Iommu | Promise<Iommu>, setting
   }
 }
 
-/** The shortest list of calls found that still fails with the same property. */
+/**
+ * The shortest list of calls found that still fails with the same property; `complete` is false
+ * when the deadline stopped the search (a shorter one may exist).
+ */
 export async function shrinkCalls(
   factory: () => Iommu | Promise<Iommu>,
   settings: RunSettings,
   calls: readonly Call[],
   property: string,
   deadline: number,
-): Promise<Call[]> {
+): Promise<{ calls: Call[]; complete: boolean }> {
   let best = [...calls];
   const stillFails = async (candidate: Call[]): Promise<Call[] | undefined> => {
     const replay = await replayCalls(factory, settings, candidate);
@@ -61,7 +64,7 @@ export async function shrinkCalls(
       const shorter = await stillFails([...best.slice(0, start), ...best.slice(start + chunk)]);
       if (shorter) best = shorter;
     }
-    if (chunk === 1 || Date.now() >= deadline) break;
+    if (Date.now() >= deadline) return { calls: best, complete: false };
   }
-  return best;
+  return { calls: best, complete: true };
 }

@@ -55,6 +55,16 @@ describe('iommu-conformance check', () => {
     expect(fixed.out).toContain('PASSES');
   });
 
+  it('says when shrinking stopped at its --shrink-time budget, and refuses a bad one', async () => {
+    const r = await cli('--impl', fixture('cli-buggy-iommu.ts'), '--runs', '200', '--seed', '1', '--max-commands', '12', '--domains', 'paging', '--shrink-time', '0.001', '--quiet');
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.out).toMatch(/Counterexample \(\d+ steps; shrinking stopped at its time budget/);
+    expect(r.out).toMatch(/Replay: .* --shrink-time 0\.001 --seed 1 --path /);
+    const bad = await cli('--shrink-time', '-1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--shrink-time must be a positive number of seconds');
+  });
+
   it('prints the report as JSON with --json', async () => {
     const r = await cli('--runs', '2', '--seed', '3', '--max-commands', '5', '--json');
     expect(r.code).toBe(0);

@@ -13,11 +13,12 @@ interface CatalogueCheck {
   readonly bugs: readonly { readonly name: string; readonly description: string }[];
   readonly create: (bug?: string) => Iommu;
   readonly maxSteps: number;
-  readonly knownMisses?: readonly string[];
+  /** Bugs whose shortest counterexample is long by nature, with their own bound. */
+  readonly longer?: Readonly<Record<string, number>>;
   readonly alsoCheck?: (c: Counterexample) => void;
 }
 
-/** The bug-free implementation passes; every bug but the known misses is caught, shrunk short. */
+/** The bug-free implementation passes; every bug is caught, shrunk short. */
 function describeCatalogue(title: string, name: string, check: CatalogueCheck): void {
   describe(title, () => {
     it(`passes the bug-free ${name} (no false alarm)`, async () => {
@@ -26,18 +27,15 @@ function describeCatalogue(title: string, name: string, check: CatalogueCheck): 
       expect(report.ok).toBe(true);
     });
 
-    const misses = check.knownMisses ?? [];
-    if (misses.length > 0)
-      it('lists only real bugs as known misses', () => {
-        for (const miss of misses) expect(check.bugs.map((b) => b.name)).toContain(miss);
-      });
-
-    for (const bug of check.bugs.filter((b) => !misses.includes(b.name))) {
+    for (const bug of check.bugs) {
       it(`${bug.name}: ${bug.description}`, async () => {
         const report = await checkConformance(() => check.create(bug.name), { seed: SEED });
         expect(report.ok, 'the bug was not caught').toBe(false);
         expect(report.error).toBeUndefined();
-        expect(report.counterexample!.steps.length).toBeLessThanOrEqual(check.maxSteps);
+        // Shrinking has a time budget (6 s): on a loaded machine it may stop early, and says so.
+        // Short is asserted when it completed (speed is measured by `npm run catalogue`).
+        if (report.statistics['shrink:stopped-at-budget'] === undefined)
+          expect(report.counterexample!.steps.length).toBeLessThanOrEqual(check.longer?.[bug.name] ?? check.maxSteps);
         check.alsoCheck?.(report.counterexample!);
       });
     }
@@ -48,6 +46,8 @@ describeCatalogue('the harness catches every injected bug with default options',
   bugs: BUGS,
   create: (bug) => new CachedIommu(bug as BugName | undefined),
   maxSteps: 12,
+  // An 8-bit tag comes back after 256 domains: 257 rounds of create, attach, translate, detach, destroy.
+  longer: { 'tag-wraps': 1300 },
   alsoCheck: (c) => {
     expect(c.repro).toContain(`test('iommu-conformance counterexample: ${c.property}'`);
     expect(c.message).toMatch(/^(ISOLATION|COHERENCY|PERMISSION|TRANSLATION|RESULT) violated/);
@@ -68,7 +68,6 @@ describeCatalogue('the harness catches the bugs of the third, asynchronous catal
   bugs: BUGS3,
   create: (bug) => new VirtualIommu(bug as Bug3Name | undefined),
   maxSteps: 40,
-  // A 4-bit generation counter that wraps after 16 domain-wide flushes, with the stale entry
-  // surviving in a 16-entry cache meanwhile: the default campaign does not reach it (README).
-  knownMisses: ['gen-wraps'],
+  // A 4-bit generation comes back after 16 domain-wide invalidations.
+  longer: { 'gen-wraps': 60 },
 });

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkConformance } from '../properties/index.ts';
+import { checkConformance, formatReport } from '../properties/index.ts';
 import { CachedIommu } from './fixtures/buggy/cached-iommu.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -48,3 +48,17 @@ describe('the repro test', () => {
   });
 });
 
+
+describe('a counterexample cut short by the shrink budget', () => {
+  it('is flagged in the statistics and the text, and not flagged when shrinking completed', async () => {
+    const create = () => new CachedIommu('permission-skip-on-hit');
+    const hurried = await checkConformance(create, { seed: 3, shrinkTimeMs: 1 });
+    expect(hurried.ok).toBe(false);
+    expect(hurried.statistics['shrink:stopped-at-budget']).toBe(1);
+    expect(formatReport(hurried)).toMatch(/Counterexample \(\d+ steps; shrinking stopped at its time budget/);
+    const patient = await checkConformance(create, { seed: 3, shrinkTimeMs: 120_000 });
+    expect(patient.statistics['shrink:stopped-at-budget']).toBeUndefined();
+    expect(formatReport(patient)).toMatch(/Minimal counterexample \(\d+ steps\)/);
+    expect(patient.counterexample!.steps.length).toBeLessThanOrEqual(hurried.counterexample!.steps.length);
+  });
+});

@@ -14,6 +14,7 @@ export interface CampaignOptions {
   path?: string;
   maxCommands?: number;
   timeLimitMs?: number;
+  shrinkTimeMs?: number;
   domains?: Partial<DomainOptions>[];
   /** Worker threads (1: run in this thread). */
   workers: number;
@@ -43,6 +44,7 @@ export async function runHere(
       path: options.path,
       maxCommands: options.maxCommands,
       timeLimitMs: options.timeLimitMs,
+      shrinkTimeMs: options.shrinkTimeMs,
       domains: options.domains,
       invalidArguments: target.representableOnly ? 'representable' : true,
       // A subprocess has its own step time limit: let it report a hang first, with its stderr.

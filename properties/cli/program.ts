@@ -36,9 +36,9 @@ const int = (name: string, min: number) => (value: string): number => {
     throw new InvalidArgumentError(`${name} must be an integer >= ${min}, not ${JSON.stringify(value)}`);
   return n;
 };
-const seconds = (value: string): number => {
+const seconds = (name: string) => (value: string): number => {
   const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`--time must be a positive number of seconds, not ${JSON.stringify(value)}`);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number of seconds, not ${JSON.stringify(value)}`);
   return n;
 };
 const iotlb = (value: string): number | 'inf' => {
@@ -54,6 +54,7 @@ interface CheckFlags {
   seed?: number;
   path?: string;
   time?: number;
+  shrinkTime?: number;
   maxCommands?: number;
   domains?: string;
   iotlb?: number | 'inf';
@@ -129,6 +130,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
       path: flags.path,
       maxCommands: flags.maxCommands,
       timeLimitMs,
+      shrinkTimeMs: flags.shrinkTime === undefined ? undefined : Math.round(flags.shrinkTime * 1000),
       domains,
       workers,
       reproDir: outDir ?? process.cwd(),
@@ -171,6 +173,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
         ...targetArgs(spec),
         ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
         ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
+        ...(flags.shrinkTime !== undefined ? ['--shrink-time', String(flags.shrinkTime)] : []),
         '--seed',
         String(report.seed),
         ...(report.path !== undefined ? ['--path', report.path] : []),
@@ -179,7 +182,9 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
         [
           c.message,
           '',
-          `Minimal counterexample (${c.steps.length} steps):`,
+          report.statistics['shrink:stopped-at-budget']
+            ? `Counterexample (${c.steps.length} steps; shrinking stopped at its time budget, a shorter one may exist: --shrink-time to give it more):`
+            : `Minimal counterexample (${c.steps.length} steps):`,
           ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
           '',
           written ? `Repro test: ${written.test}\nTrace:      ${written.trace} (iommu-conformance replay ${sh(written.trace)})` : `Repro test (use --out DIR to write it to a file):\n${c.repro}`,
@@ -273,7 +278,8 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .option('--runs <n>', 'generated runs (default 200, or unlimited under --time)', int('--runs', 1))
     .option('--seed <s>', 'random seed (default: random; printed)', int('--seed', -(2 ** 31)))
     .option('--path <p>', 'replay one generated case of --seed (as printed on failure)')
-    .option('--time <seconds>', 'stop generating new runs after this long', seconds)
+    .option('--time <seconds>', 'stop generating new runs after this long', seconds('--time'))
+    .option('--shrink-time <seconds>', 'time allowed to shrink a failure (default 6)', seconds('--shrink-time'))
     .option('--max-commands <n>', 'commands per run at most (default 60)', int('--max-commands', 0))
     .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
     .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1), 1)
