@@ -204,6 +204,9 @@ export class Iotlb {
   checkStructure(problems: string[]): void {
     if (this.size > this.capacity) problems.push(`iotlb: ${this.size} entries for capacity ${this.capacity}`);
     if (this.used > this.nslots) problems.push('iotlb: slots handed out beyond the arrays');
+    // The counters of stats() account for every entry: filled, then evicted or invalidated.
+    if (this.fills - this.evictions - this.invalidatedEntries !== this.size)
+      problems.push(`iotlb: ${this.fills} fills - ${this.evictions} evictions - ${this.invalidatedEntries} invalidated != ${this.size} entries`);
     const free = new Set(this.freeSlots);
     if (free.size !== this.freeSlots.length) problems.push('iotlb: a slot is twice in the free list');
     let live = 0;

@@ -397,4 +397,32 @@ describe('deferred invalidation beyond the flush queue', () => {
       { seed: 0xf1a5, numRuns: 10 },
     );
   });
+
+  it('a queue that overflows while only large leaves are cached invalidates them too', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(M2, G1), fc.integer({ min: 257, max: 270 }), fc.constantFrom(8, Number.POSITIVE_INFINITY), (leaf, unmaps, iotlbSize) => {
+        const io = new FastIommu({ iotlbSize });
+        const model = new ReferenceIommu();
+        const run = (c: Call): void => {
+          const answer = (io as unknown as Record<string, (...a: unknown[]) => unknown>)[c.op]!(...Object.values(c).slice(1));
+          expect(model.check(c, answer).conforming, JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))).toBe(true);
+        };
+        const read = (iova: bigint): Call => ({ op: 'translate', device: 0, pasid: null, iova, access: 'read' });
+        run({ op: 'createDomain', id: 1, options: { invalidation: 'deferred' } });
+        run({ op: 'attachDevice', device: 0, domain: 1 });
+        // One large leaf, cached; pages elsewhere, never translated (so never cached).
+        run({ op: 'map', domain: 1, iova: leaf, pa: 4n * G1, size: leaf, prot: 3 });
+        run(read(leaf + K4));
+        const page = (i: number): bigint => 64n * G1 + BigInt(2 * i) * K4;
+        for (let i = 0; i < unmaps; i++) run({ op: 'map', domain: 1, iova: page(i), pa: page(i), size: K4, prot: 3 });
+        // The large leaf's unmap is queued first; the separate page unmaps overflow the queue.
+        run({ op: 'unmap', domain: 1, iova: leaf, size: leaf });
+        for (let i = 0; i < unmaps; i++) run({ op: 'unmap', domain: 1, iova: page(i), size: K4 });
+        run({ op: 'flush', domain: 1 });
+        run(read(leaf + K4));
+        expect(io.stats().flushQueueOverflows).toBe(1);
+      }),
+      { seed: 0x1e0f, numRuns: 6 },
+    );
+  });
 });
