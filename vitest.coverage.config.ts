@@ -3,7 +3,16 @@
 // The thresholds hold the properties to >= 95% of the branches of each folder.
 import { defineConfig } from 'vitest/config';
 
-export const propertySuites = ['test/harness-reference.test.ts', 'test/impl-conformance.test.ts', 'test/props-*.test.ts'];
+// Property suites: every test a property over generated inputs (the harness runs, the props-*
+// suites, and the two hand-modelled properties of impl/: the IOTLB against a Map, FastIommu
+// against a naive page map).
+export const propertySuites = [
+  'test/harness-reference.test.ts',
+  'test/impl-conformance.test.ts',
+  'test/impl-iotlb.test.ts',
+  'test/impl-differential.test.ts',
+  'test/props-*.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -195,11 +195,6 @@ export class Iotlb {
     for (let s = 0; s < this.used; s++) if (this.slotDom[s] === d) this.drop(s);
   }
 
-  /** Invalidates everything. */
-  invalidateAll(): void {
-    for (let s = 0; s < this.used; s++) if (this.slotDom[s] !== undefined) this.drop(s);
-  }
-
   /** Problems of the structure itself (slot bookkeeping and hash table), for checkInvariants. */
   checkStructure(problems: string[]): void {
     if (this.size > this.capacity) problems.push(`iotlb: ${this.size} entries for capacity ${this.capacity}`);

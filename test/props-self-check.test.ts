@@ -338,7 +338,13 @@ const CORRUPTIONS: Corruption[] = [
     x.tlb.buckets[i] = x.tlb.used + 1;
     return true;
   }],
-  ['an IOTLB entry missing from the hash table', /iotlb: slot \d+ not found by its key|live slots, \d+ in the hash table/, (x) => {
+  ['an IOTLB bucket pointing to a freed slot', /iotlb: bucket \d+ points to a free slot[\s\S]*live slots, \d+ in the hash table/, (x) => {
+    const s = x.tlb.freeSlots[0];
+    if (s === undefined) return false;
+    x.tlb.buckets[x.tlb.buckets.findIndex((v) => v === 0)] = s + 1;
+    return true;
+  }],
+  ['an IOTLB entry missing from the hash table', /iotlb: slot \d+ not found by its key[\s\S]*live slots, \d+ in the hash table/, (x) => {
     const i = x.tlb.buckets.findIndex((v) => v !== 0);
     x.tlb.buckets[i] = 0;
     return true;
