@@ -31,15 +31,17 @@ for (const catalogue of catalogues) {
     const times: number[] = [];
     const lengths: number[] = [];
     const properties = new Set<string>();
+    let cutShort = 0; // shrinking stopped at its time budget
     for (let seed = 1; seed <= seeds; seed++) {
       const started = performance.now();
       const report = await checkConformance(() => catalogue.create(bug.name), { seed });
       if (report.ok || !report.counterexample) continue;
       times.push(performance.now() - started);
       lengths.push(report.counterexample.steps.length);
+      if (report.statistics['shrink:stopped-at-budget']) cutShort++;
       properties.add(report.counterexample.property);
     }
-    const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${median(times).toFixed(0)} ms | ${Math.max(...times).toFixed(0)} ms | ${median(lengths)} | ${[...properties].join(', ')} |`;
+    const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${median(times).toFixed(0)} ms | ${Math.max(...times).toFixed(0)} ms | ${median(lengths)}${cutShort > 0 ? ` (${cutShort} cut short)` : ''} | ${[...properties].join(', ')} |`;
     rows.push(row);
     process.stderr.write(`${row}\n`);
   }

@@ -158,7 +158,16 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     return { ...report, error: `the run failed outside the contract checks: ${cause}` };
   }
-  const { counterexample, complete } = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
+  let shrunk: Awaited<ReturnType<typeof minimalCounterexample>>;
+  try {
+    shrunk = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
+  } catch (error) {
+    // A defect of the harness itself: say what was found, and how to replay it.
+    const cause = error instanceof Error ? error.message : String(error);
+    return { ...report, error: `${details.errorInstance.message}
+(the harness failed while shrinking this failure: ${cause}; replay with seed ${seed}, path '${path}')` };
+  }
+  const { counterexample, complete } = shrunk;
   statistics['time:shrink-ms'] = Date.now() - foundAt;
   // The counterexample may not be minimal: shrinking stopped at its time budget.
   if (budgetSpent || !complete) statistics['shrink:stopped-at-budget'] = 1;

@@ -49,8 +49,9 @@ export async function shrinkCalls(
   // Most probe translations are irrelevant: first try without every translate but the last,
   // then keeping those of the failing page (they may have filled a cache).
   const last = best[best.length - 1];
-  const samePage = (c: Call): boolean =>
-    c.op === 'translate' && last.op === 'translate' && c.iova / 4096n === last.iova / 4096n;
+  // (Calls with out-of-range arguments may carry any type: compare pages of bigints only.)
+  const pageOf = (c: Call): bigint | undefined => (c.op === 'translate' && typeof c.iova === 'bigint' ? c.iova / 4096n : undefined);
+  const samePage = (c: Call): boolean => pageOf(c) !== undefined && pageOf(c) === pageOf(last);
   for (const keep of [(_c: Call) => false, samePage]) {
     const fewer = await stillFails([...best.slice(0, -1).filter((c) => c.op !== 'translate' || keep(c)), last]);
     if (fewer) {

@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Call } from '../model/types.ts';
 import { checkConformance, formatReport } from '../properties/index.ts';
+import { shrinkCalls } from '../properties/shrink.ts';
 import { CachedIommu } from './fixtures/buggy/cached-iommu.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -60,5 +62,24 @@ describe('a counterexample cut short by the shrink budget', () => {
     expect(patient.statistics['shrink:stopped-at-budget']).toBeUndefined();
     expect(formatReport(patient)).toMatch(/Minimal counterexample \(\d+ steps\)/);
     expect(patient.counterexample!.steps.length).toBeLessThanOrEqual(hurried.counterexample!.steps.length);
+  });
+});
+
+describe('the last shrinking pass', () => {
+  it('keeps going past calls whose arguments are of the wrong type (a number IOVA)', async () => {
+    const settings = { capabilities: undefined, kinds: [{}], representableOnly: false, stepTimeoutMs: 10_000 };
+    const read = (iova: bigint): Call => ({ op: 'translate', device: 0, pasid: null, iova, access: 'read' });
+    const calls: Call[] = [
+      { op: 'createDomain', id: 1 },
+      { op: 'attachDevice', device: 0, domain: 1 },
+      { op: 'map', domain: 1, iova: 0x1000n, pa: 0x5000n, size: 0x1000n, prot: 3 },
+      read(0x1000n),
+      { op: 'translate', device: 0, pasid: null, iova: 0x1000 as unknown as bigint, access: 'read' }, // EINVAL
+      { op: 'unmap', domain: 1, iova: 0x1000n, size: 0x1000n },
+      read(0x1000n),
+    ];
+    const { calls: shrunk, complete } = await shrinkCalls(() => new CachedIommu('strict-unmap-no-invalidate'), settings, calls, 'COHERENCY', Date.now() + 60_000);
+    expect(complete).toBe(true);
+    expect(shrunk).toEqual(calls.filter((_c, i) => i !== 4)); // every call but the invalid one is needed
   });
 });
