@@ -20,8 +20,12 @@ export function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>):
   const id = domainId(scene, intent.pick, true);
   const d = pagingDomain(scene, id);
   const aperture = d?.config.aperture ?? 1n << 48n;
-  const size = sizeFor(d, intent.size);
   const mine = d?.mappings ?? [];
+  // A page still in a deferred window, free again: remapping it before the flush is where
+  // invalidation queues go wrong (a cancelled descriptor, a reused IOVA), so it comes often.
+  const window = (d?.stale ?? []).filter((s) => !mine.some((e) => e.iova < s.iova + s.size && s.iova < e.iova + e.size));
+  const remap = window.length > 0 && intent.place % 4 === 0 ? choose(window, intent.place >> 2) : undefined;
+  const size = remap?.size ?? sizeFor(d, intent.size);
   const others = scene.domains.filter((o) => o.id !== id).flatMap((o) => o.mappings);
   const unmapped = [...(d?.stale ?? []), ...scene.recentlyUnmapped.filter((r) => r.domain === id)];
   const align = alignmentOf(size);
@@ -40,7 +44,7 @@ export function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>):
     () => aperture - size + BigInt(sub % 2) * K4, // the top of the aperture, or one page past it: ERANGE
     () => U64_LIMIT - K4, // iova + size wraps past 2^64: ERANGE, never a wrapped range
   ];
-  const iova = choose(placements, intent.place)() ?? BigInt(sub % 512) * K4;
+  const iova = remap?.iova ?? choose(placements, intent.place)() ?? BigInt(sub % 512) * K4;
   // A physically contiguous neighbour: drivers map one buffer in pieces.
   const before = mine.find((e) => e.iova + e.size === iova);
   const after = mine.find((e) => e.iova === iova + size);
@@ -133,17 +137,20 @@ function sourceCalls(device: number, pasid: Pasid) {
 /**
  * A storm: a page is mapped and translated (so cached), then made dead, and translated again
  * after each of many rounds that a design may count with a wrapping counter. Two flavours:
- * - invalidations: the page is unmapped; each round maps, unmaps and flushes two 32-page buffers
+ * - invalidations: the page is unmapped (and, half the time, mapped again to another PA, read
+ *   only, and flushed alone); each round maps, unmaps and flushes two 32-page buffers
  *   in the same domain (a domain-wide invalidation in many designs: a new generation);
  * - domains: the page's domain is destroyed; each round creates a domain, attaches the same
  *   source to it, translates, detaches and destroys it (a new hardware tag: ASID/VMID/DID).
  */
 export function stormCalls(scene: Scene, intent: Extract<Intent, { kind: 'storm' }>): Call[] {
-  const rounds = choose(STORM_ROUNDS, intent.rounds >> 1);
-  return intent.rounds % 2 === 0 ? invalidationStorm(scene, intent.pick, rounds) : domainStorm(scene, intent.pick, rounds);
+  const rounds = choose(STORM_ROUNDS, intent.rounds >> 2);
+  if (intent.rounds % 2 === 1) return domainStorm(scene, intent.pick, rounds);
+  return invalidationStorm(scene, intent.pick, rounds, (intent.rounds >> 1) % 2 === 1);
 }
 
-function invalidationStorm(scene: Scene, pick: number, rounds: number): Call[] {
+/** With `remap`, the page is mapped again (to another PA) before the first flush. */
+function invalidationStorm(scene: Scene, pick: number, rounds: number, remap: boolean): Call[] {
   const paging = scene.domains.filter(isPaging);
   const watched = paging.filter((d) => scene.attachments.some((a) => a.domain === d.id));
   const d = choose(watched.length > 0 ? watched : paging, pick);
@@ -165,6 +172,8 @@ function invalidationStorm(scene: Scene, pick: number, rounds: number): Call[] {
     { op: 'map', domain: d.id, iova: page, pa, size: K4, prot: 3 },
     source.read(page),
     { op: 'unmap', domain: d.id, iova: page, size: K4 },
+    // Remapped: a flush of its own first (a lone range, not a new generation), then the rounds.
+    ...(remap ? [{ op: 'map', domain: d.id, iova: page, pa: pa + 4n * SIZE_2M, size: K4, prot: 1 } as const, source.read(page), { op: 'flush', domain: d.id } as const, source.read(page)] : []),
     ...Array.from({ length: rounds }, () => round).flat(),
   ];
 }
