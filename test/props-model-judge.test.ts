@@ -196,15 +196,19 @@ describe('capabilities and domain options are validated', () => {
       SEED,
     );
   });
-  it('FastIommu refuses bad constructor options with a TypeError', () => {
-    const bad = fc.oneof(
-      fc.constantFrom<unknown>(null, 5, 'x'),
-      fc.record({ iotlbSize: fc.constantFrom<unknown>(-1, 1.5, Number.NaN, '8', Number.NEGATIVE_INFINITY) }),
-      fc.record({ deviceIdBits: fc.integer({ min: 1, max: 32 }) }),
+  it('FastIommu refuses bad constructor options with a TypeError that says what is wrong', () => {
+    const bad: fc.Arbitrary<[unknown, RegExp]> = fc.oneof(
+      fc.tuple(fc.constantFrom<unknown>(null, 5, 'x'), fc.constant(/^FastIommu options must be an object$/)),
+      fc.tuple(
+        fc.record({ iotlbSize: fc.constantFrom<unknown>(-1, 1.5, Number.NaN, '8', Number.NEGATIVE_INFINITY) }),
+        fc.constant(/^iotlbSize must be a non-negative integer or Infinity$/),
+      ),
+      fc.tuple(fc.record({ deviceIdBits: fc.integer({ min: 1, max: 32 }) }), fc.constant(/^unknown FastIommu option 'deviceIdBits' \(capabilities go in/)),
     );
     fc.assert(
-      fc.property(bad, (options) => {
+      fc.property(bad, ([options, message]) => {
         expect(() => new FastIommu(options as never)).toThrow(TypeError);
+        expect(() => new FastIommu(options as never)).toThrow(message);
       }),
       SEED,
     );
