@@ -659,6 +659,9 @@ export class FastIommu implements Iommu {
   private checkIotlb(problems: string[]): void {
     const tlb = this.tlb;
     tlb.checkStructure(problems);
+    // Every lookup is a hit, or a miss then a walk; without a cache, a walk alone.
+    const lookups = tlb.capacity === 0 ? tlb.hits + tlb.misses === 0 : this.walks === tlb.misses && tlb.hits >= 0;
+    if (!lookups) problems.push(`iotlb: ${tlb.hits} hits, ${tlb.misses} misses and ${this.walks} walks do not add up`);
     const counts = new Map<Domain, number[]>();
     for (let s = 0; s < tlb.used; s++) {
       const d = tlb.slotDom[s];
