@@ -10,9 +10,13 @@ export default {
   // Static mutants (module-level constants) need every test for every mutant: skippable for a quick run.
   ignoreStatic: process.env.STRYKER_IGNORE_STATIC === '1',
   concurrency: 2,
-  // Added to each mutant's expected time (its covering tests' time x 1.5): a mutant that loops
-  // forever costs this much, so it is kept short; STRYKER_TIMEOUT_MS overrides it on a slow machine.
-  timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 10_000),
+  // A mutant times out after its covering tests' dry-run time x timeoutFactor + timeoutMS. The
+  // dry run measures with per-test coverage on, which makes it slower than a mutant's run, so a
+  // factor of 1 still leaves room; a mutant that loops forever (most timeouts) costs that much
+  // time, so both are kept small. STRYKER_TIMEOUT_FACTOR / STRYKER_TIMEOUT_MS raise them on a
+  // slow or busy machine.
+  timeoutFactor: Number(process.env.STRYKER_TIMEOUT_FACTOR ?? 1),
+  timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 3_000),
   reporters: ['html', 'json', 'clear-text', 'progress'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
