@@ -25,11 +25,6 @@ export const PA_PFN_LIMIT = 2 ** 40;
 
 export const leafPte = (pfn: number, prot: number): number => pfn * 16 + (PTE_LEAF | PTE_VALID | prot);
 export const tablePte = (t: number): number => t * 16 + PTE_VALID;
-export const pteFlags = (e: number): number => e & 15;
-export const pteIsLeaf = (e: number): boolean => (e & PTE_LEAF) !== 0;
-export const ptePfn = (e: number): number => (e - (e & 15)) / 16;
-export const pteTable = (e: number): number => e >>> 4;
-export const ptePerm = (e: number): number => e & PTE_PROT;
 
 /** Table pages in one growable arena, with a free list. Free pages are always all zero. */
 export class TableArena {
