@@ -10,13 +10,13 @@ export default {
   // Static mutants (module-level constants) need every test for every mutant: skippable for a quick run.
   ignoreStatic: process.env.STRYKER_IGNORE_STATIC === '1',
   concurrency: 2,
-  // A mutant times out after its covering tests' dry-run time x timeoutFactor + timeoutMS. The
-  // dry run measures with per-test coverage on, which makes it slower than a mutant's run, so a
-  // factor of 1 still leaves room; a mutant that loops forever (most timeouts) costs that much
-  // time, so both are kept small. STRYKER_TIMEOUT_FACTOR / STRYKER_TIMEOUT_MS raise them on a
-  // slow or busy machine.
-  timeoutFactor: Number(process.env.STRYKER_TIMEOUT_FACTOR ?? 1),
-  timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 3_000),
+  // A mutant times out after its covering tests' dry-run time x timeoutFactor + timeoutMS. A
+  // mutant that loops forever costs that much, so both are kept small, but not too small: the
+  // first run of a restarted test runner also pays vitest's start-up, and with x1 + 3 s even
+  // mutants of dead code timed out. STRYKER_TIMEOUT_FACTOR / STRYKER_TIMEOUT_MS raise them on a
+  // slow machine.
+  timeoutFactor: Number(process.env.STRYKER_TIMEOUT_FACTOR ?? 1.25),
+  timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 8_000),
   reporters: ['html', 'json', 'clear-text', 'progress'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
