@@ -179,6 +179,21 @@ const CORRUPTIONS: Corruption[] = [
     return true;
   }],
   ['a malformed PTE', /malformed PTE/, (x) => lastLevel(x) !== undefined && ((x.arena.pte[lastLevel(x)! * ENTRIES + 511] = 0.5), x.arena.cnt[lastLevel(x)!]!++, true)],
+  // Well-formed flags (valid, leaf, some permission) on a value that is no PTE: the quick check
+  // of last-level tables must send each of them to the detailed one.
+  ...([
+    ['a last-level PTE of 2^44 or more', 2 ** 44 + PTE_LEAF + PTE_VALID + 3],
+    ['a fractional last-level PTE', 7 * 16 + PTE_LEAF + PTE_VALID + 3 + 0.5],
+    ['a negative last-level PTE', -(2 ** 20) + PTE_LEAF + PTE_VALID + 3],
+  ] as const).map(([name, value]): Corruption => [name, /malformed PTE/, (x) => {
+    const t = lastLevel(x);
+    if (t === undefined) return false;
+    const i = x.arena.pte.subarray(t * ENTRIES, t * ENTRIES + ENTRIES).indexOf(0);
+    if (i < 0) return false;
+    x.arena.pte[t * ENTRIES + i] = value;
+    x.arena.cnt[t]!++;
+    return true;
+  }]),
   ['a negative PTE in an upper table', /malformed PTE -16/, (x) => ((x.arena.pte[dom(x, 1).root * ENTRIES + 300] = -16), x.arena.cnt[dom(x, 1).root]!++, true)],
   ['a PTE without the valid flag', /non-zero PTE without the valid flag/, (x) => ((x.arena.pte[dom(x, 1).root * ENTRIES + 300] = 7 * 16 + PTE_LEAF + 3), x.arena.cnt[dom(x, 1).root]!++, true)],
   ['an entry beyond the aperture', /beyond the aperture/, (x) => {
