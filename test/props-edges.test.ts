@@ -225,3 +225,37 @@ describe('ranges of 512 GiB and more', () => {
     );
   });
 });
+
+describe('translate: arguments only the slow path may take', () => {
+  // translate's fast path takes valid arguments with IOVAs below 2^53 only; everything else must
+  // reach the full checks: negative IOVAs, PASIDs that are fractional, bigint or 0, and IOVAs at
+  // or above 2^53, which a Number rounds (2^53 + 1 is 2^53 as a Number).
+  it('answers exactly as the model for such arguments, around mappings above 2^53', () => {
+    const T53 = 1n << 53n;
+    const edges = [-K4, -1n, 0n, 1n, K4, T53 - K4, T53 - 1n, T53, T53 + 1n, T53 + K4 + 1n, T53 + M2 + 7n, T53 + 2n * M2 - 1n, (1n << 57n) - 1n, 1n << 57n];
+    const iova = fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: T53 - M2, max: T53 + 3n * M2 }));
+    const pasid = fc.constantFrom<unknown>(null, 1, 2, 1.5, 1n, 0, -1, 2 ** 20, undefined);
+    const call = fc.record({ op: fc.constant('translate'), device: fc.constantFrom<unknown>(0, 1, 1.5, -1), pasid, iova, access: fc.constantFrom<unknown>('read', 'write', 'exec') }) as fc.Arbitrary<Call>;
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 40 }), (calls) => {
+        const { run } = pair();
+        run({ op: 'createDomain', id: 1, options: { levels: 5 } });
+        run({ op: 'createDomain', id: 2, options: { type: 'identity' } });
+        // Above 2^53: a read-write page and a read-only 2M range, with PAs unlike their IOVAs.
+        run({ op: 'map', domain: 1, iova: T53, pa: 0x10_0000n, size: K4, prot: 3 });
+        run({ op: 'map', domain: 1, iova: T53 + M2, pa: 4n * M2, size: M2, prot: 1 });
+        run({ op: 'map', domain: 1, iova: 0n, pa: M2, size: K4, prot: 2 });
+        run({ op: 'attachDevice', device: 0, domain: 1 });
+        run({ op: 'attachPasid', device: 0, pasid: 1, domain: 2 });
+        run({ op: 'attachDevice', device: 1, domain: 2 });
+        run({ op: 'attachPasid', device: 1, pasid: 2, domain: 1 });
+        // Every edge IOVA through every attachment, then the generated calls.
+        for (const x of edges)
+          for (const [device, p] of [[0, null], [0, 1], [1, null], [1, 2]] as const)
+            for (const access of ['read', 'write'] as const) run({ op: 'translate', device, pasid: p, iova: x, access });
+        for (const c of calls) run(c);
+      }),
+      { seed: 0x7a53, numRuns: 60 },
+    );
+  });
+});

@@ -385,6 +385,27 @@ describe('checkInvariants', () => {
   });
 });
 
+describe('stats', () => {
+  it('counts what the structures hold, for any state generated calls lead to', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 25 }), fc.constantFrom(0, 4, 64), (ops, iotlbSize) => {
+        const io = build(ops, iotlbSize);
+        const x = inside(io);
+        const s = io.stats();
+        expect(s.domains).toBe(DOMAINS.length);
+        expect(s.mappedPages).toBe([...x.domains.values()].reduce((n, d) => n + d.mappedPages, 0));
+        expect(s.tablePages).toBe(x.arena.top - x.arena.free.length);
+        expect(s.tableBytes).toBe(s.tablePages * 4096);
+        expect(s.arenaBytes).toBe(s.arenaPages * (ENTRIES * 8 + 2));
+        expect(s.iotlbCapacity).toBe(iotlbSize);
+        expect(s.iotlbEntries).toBe(x.tlb.size);
+        expect(s.pendingInvalidations).toBe(dom(x, 2).qa.length);
+      }),
+      { seed: 0x57a7, numRuns: 20 },
+    );
+  });
+});
+
 describe('deferred invalidation beyond the flush queue', () => {
   it('a deferred domain with more pending ranges than its queue holds still conforms', () => {
     fc.assert(
