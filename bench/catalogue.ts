@@ -1,6 +1,7 @@
 // The catalogues of injected bugs, measured: for each bug, over several seeds and with default
 // options, how often it is caught, the time to catch it (search and shrinking) and the length
-// of the shrunk counterexample. Prints Markdown tables (`npm run catalogue [-- SEEDS]`).
+// of the shrunk counterexample. Prints Markdown tables (`npm run catalogue [-- SEEDS [BUG,BUG...]]`:
+// the bugs named only, when a list is given).
 import type { Iommu } from '../model/types.ts';
 import { checkConformance } from '../properties/index.ts';
 import { BUGS, CachedIommu } from '../test/fixtures/buggy/cached-iommu.ts';
@@ -20,6 +21,10 @@ const catalogues: Catalogue[] = [
 ];
 
 const seeds = Number(process.argv[2] ?? 10);
+const only = process.argv[3] === undefined ? undefined : new Set(process.argv[3].split(','));
+if (!(Number.isInteger(seeds) && seeds > 0)) throw new Error(`SEEDS must be a positive integer, not ${process.argv[2]}`);
+const known = new Set(catalogues.flatMap((c) => c.bugs.map((b) => b.name)));
+for (const name of only ?? []) if (!known.has(name)) throw new Error(`no bug named ${name} in the catalogues`);
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)];
@@ -27,7 +32,7 @@ const median = (xs: number[]): number => {
 
 for (const catalogue of catalogues) {
   const rows: string[] = [];
-  for (const bug of catalogue.bugs) {
+  for (const bug of catalogue.bugs.filter((b) => only === undefined || only.has(b.name))) {
     const times: number[] = [];
     const lengths: number[] = [];
     const properties = new Set<string>();
@@ -45,6 +50,7 @@ for (const catalogue of catalogues) {
     rows.push(row);
     process.stderr.write(`${row}\n`);
   }
+  if (rows.length === 0) continue;
   console.log(`\n${catalogue.title}\n`);
   console.log('| bug | class | caught | median time | worst time | median shrunk steps | property named |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
