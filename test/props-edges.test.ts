@@ -226,6 +226,23 @@ describe('ranges of 512 GiB and more', () => {
   });
 });
 
+describe('a range of 256 TiB', () => {
+  it('maps as 1G leaves in a 5-level domain (no level-4 leaf), whatever its first and last pages', () => {
+    const T48 = 1n << 48n;
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: T48 / K4 - 1n }), (page) => {
+        const { io, run } = pair();
+        run({ op: 'createDomain', id: 1, options: { levels: 5 } });
+        run({ op: 'attachDevice', device: 0, domain: 1 });
+        run({ op: 'map', domain: 1, iova: T48, pa: T48, size: T48, prot: 1 });
+        for (const iova of [T48, 2n * T48 - K4, T48 + page * K4]) run({ op: 'translate', device: 0, pasid: null, iova: iova + 5n, access: 'read' });
+        expect(io.stats().tablePages).toBe(2 + 512); // root, one level-3 table, 512 tables of 1G leaves
+      }),
+      { seed: 0x2560, numRuns: 4 },
+    );
+  });
+});
+
 describe('translate: arguments only the slow path may take', () => {
   // translate's fast path takes valid arguments with IOVAs below 2^53 only; everything else must
   // reach the full checks: negative IOVAs, PASIDs that are fractional, bigint or 0, and IOVAs at

@@ -364,6 +364,7 @@ const CORRUPTIONS: Corruption[] = [
     x.tlb.buckets[i] = 0;
     return true;
   }],
+  ['an IOTLB fill not counted', /iotlb: \d+ fills - \d+ evictions - \d+ invalidated != \d+ entries/, (x) => ((x.tlb as unknown as { fills: number }).fills--, true)],
   ['an IOTLB over its capacity', /iotlb: \d+ entries for capacity 1/, (x) => {
     (x.tlb as { capacity: number }).capacity = 1;
     return x.tlb.size > 1;
