@@ -225,3 +225,44 @@ function methodsOf(m: ReferenceIommu): Record<string, unknown> {
     out[k] = m[k].bind(m);
   return out;
 }
+
+describe('argument rules stated here, not derived from validate.ts (which the model and FastIommu share)', () => {
+  // A mutant of a shared predicate changes the judge and the implementation alike; these
+  // expectations are written out from CONTRACT.md instead.
+  it('out-of-range values are EINVAL; undefined option values are absent; unknown and misplaced keys are EINVAL', () => {
+    const EINVAL = { ok: false, error: 'EINVAL' };
+    const badU64 = fc.oneof(
+      fc.bigInt({ min: -(1n << 70n), max: -1n }),
+      fc.bigInt({ min: 1n << 64n, max: 1n << 70n }),
+      fc.constantFrom<unknown>(1n << 64n, -1n, 4096, '0x1000', undefined, null),
+    );
+    const badAccess = fc.constantFrom<unknown>('exec', 'READ', '', undefined, null, 1);
+    fc.assert(
+      fc.property(badU64, badAccess, (bad, access) => {
+        for (const io of [new ReferenceIommu(), new FastIommu()]) {
+          const call = io as unknown as Record<string, (...a: unknown[]) => unknown>;
+          expect(io.createDomain(1, {})).toEqual({ ok: true });
+          expect(io.createDomain(2, { type: 'identity', levels: undefined })).toEqual({ ok: true });
+          expect(io.createDomain(3, { type: 'blocked', aperture: undefined, unmap: undefined })).toEqual({ ok: true });
+          expect(io.createDomain(4, { invalidation: undefined })).toEqual({ ok: true });
+          expect(call.createDomain!(5, { extra: 1 })).toEqual(EINVAL);
+          expect(io.createDomain(6, { type: 'identity', levels: 4 })).toEqual(EINVAL);
+          expect(io.attachDevice(0, 2)).toEqual({ ok: true });
+          expect(call.map!(1, bad, 0n, K4, 3)).toEqual(EINVAL);
+          expect(call.map!(1, 0n, bad, K4, 3)).toEqual(EINVAL);
+          expect(call.map!(1, 0n, 0n, bad, 3)).toEqual(EINVAL);
+          expect(call.unmap!(1, bad, K4)).toEqual(EINVAL);
+          expect(call.unmap!(1, 0n, bad)).toEqual(EINVAL);
+          expect(call.translate!(0, null, bad, 'read')).toEqual(EINVAL);
+          expect(call.translate!(0, null, K4, access)).toEqual(EINVAL);
+          expect(io.translate(0, null, K4, 'write')).toEqual({ ok: true, pa: K4 });
+        }
+        for (const pageSizes of [[K4, 0x3000n], [K4, 0x20_0000n, 2n * 0x4000_0000n]]) {
+          expect(() => new ReferenceIommu({ pageSizes })).toThrow(TypeError);
+          expect(() => new FastIommu({ capabilities: { pageSizes } })).toThrow(TypeError);
+        }
+      }),
+      { seed: 0xa59, numRuns: 50 },
+    );
+  });
+});
