@@ -46,6 +46,8 @@ const malformed: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(undefined, null, true, 0, 'ok', 0n),
   fc.record({ ok: fc.constantFrom<unknown>(1, 'true', null, undefined) }),
   fc.record({ ok: fc.constant(false), error: fc.constantFrom<unknown>('EPERM', 'einval', 22, undefined) }),
+  // An `ok` that is not the boolean false, beside an error or a fault that would be good.
+  fc.record({ ok: fc.constantFrom<unknown>(0, 'false', null), error: fc.constant('EINVAL'), fault: fc.constant('blocked') }),
 );
 /** Malformed for unmap (value not a bigint) and for translate (no bigint pa, unknown fault). */
 const malformedUnmap = fc.record({ ok: fc.constant(true), value: fc.constantFrom<unknown>(undefined, 4096, '0x1000', null) });
@@ -164,6 +166,7 @@ describe('capabilities and domain options are validated', () => {
         // FastIommu shows what it was given as an own, enumerable property, and nothing without.
         expect({ ...new FastIommu({ capabilities: caps }) }.capabilities).toBe(caps);
         expect(Object.keys(new FastIommu({ capabilities: undefined }))).not.toContain('capabilities');
+        expect({ ...new ReferenceIommu(caps) }.capabilities).toBe(caps);
         const config = parseDomainOptions(undefined, r);
         const levels = r.levels.includes(4) ? 4 : r.levels[r.levels.length - 1];
         expect(config).toEqual({
@@ -263,6 +266,48 @@ describe('argument rules stated here, not derived from validate.ts (which the mo
         }
       }),
       { seed: 0xa59, numRuns: 50 },
+    );
+  });
+});
+
+describe('deferred windows, identity and EINVAL translations, judged', () => {
+  // Stated from CONTRACT.md: the old answer of an unmapped page is conforming (and marked stale)
+  // in a deferred domain until its flush, on that page only; never in a strict domain.
+  it('accepts exactly the answers the contract allows around unmaps and flushes', () => {
+    const M1 = 0x10_0000n;
+    fc.assert(
+      fc.property(fc.constantFrom<'strict' | 'deferred'>('strict', 'deferred'), fc.boolean(), fc.nat(3), (invalidation, flushed, k) => {
+        const m = new ReferenceIommu();
+        m.createDomain(1, { invalidation });
+        m.createDomain(2, { type: 'identity' });
+        m.attachDevice(0, 1);
+        m.attachPasid(0, 1, 2);
+        m.map(1, M1, 0x20_0000n, 4n * K4, 3);
+        const read = (iova: bigint): Call => ({ op: 'translate', device: 0, pasid: null, iova, access: 'read' });
+        const page = M1 + BigInt(k) * K4;
+        expect(m.check(read(page), { ok: true, pa: 0x20_0000n + BigInt(k) * K4 })).toEqual({ conforming: true, stale: false });
+        expect(m.check({ op: 'unmap', domain: 1, iova: M1, size: 4n * K4 }, { ok: true, value: 4n * K4 })).toEqual({ conforming: true, stale: false });
+        if (flushed) m.flush(1);
+        const open = invalidation === 'deferred' && !flushed;
+        const old = m.check(read(page), { ok: true, pa: 0x20_0000n + BigInt(k) * K4 });
+        expect(old).toEqual(open ? { conforming: true, stale: true } : expect.objectContaining({ conforming: false }));
+        expect(m.check(read(page), { ok: false, fault: 'not-mapped' })).toEqual({ conforming: true, stale: false });
+        // Just outside the unmapped range, the old mapping's arithmetic gives no allowed answer.
+        for (const outside of [M1 - K4, M1 + 4n * K4]) expect(m.check(read(outside), { ok: true, pa: 0x20_0000n + (outside - M1) }).conforming).toBe(false);
+        // Identity at or above 2^52: 'not-mapped' or exactly pa = iova, never a cut address.
+        const high = (1n << 52n) + BigInt(k) * K4;
+        const identity: Call = { op: 'translate', device: 0, pasid: 1, iova: high, access: 'write' };
+        expect(m.check(identity, { ok: true, pa: high }).conforming).toBe(true);
+        expect(m.check(identity, { ok: false, fault: 'not-mapped' }).conforming).toBe(true);
+        expect(m.check(identity, { ok: true, pa: high - (1n << 52n) }).conforming).toBe(false);
+        // Arguments out of range: EINVAL, and nothing else.
+        const bad: Call = { op: 'translate', device: 0, pasid: 0, iova: page, access: 'read' };
+        expect(m.check(bad, { ok: false, error: 'EINVAL' }).conforming).toBe(true);
+        expect(m.check(bad, { ok: false, fault: 'blocked' }).conforming).toBe(false);
+        expect(m.check({ op: 'attachPasid', device: 0, pasid: 2, domain: 1.5 }, { ok: false, error: 'EINVAL' }).conforming).toBe(true);
+        expect(m.check({ op: 'attachPasid', device: 0, pasid: 2, domain: 1.5 }, { ok: false, error: 'ENOENT' }).conforming).toBe(false);
+      }),
+      { seed: 0xde7e, numRuns: 40 },
     );
   });
 });
