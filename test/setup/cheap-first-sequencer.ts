@@ -8,10 +8,10 @@ import { BaseSequencer } from 'vitest/node';
 export class CheapFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const cache = this.ctx.cache;
-    const state = (f: TestSpecification): { failed: boolean; duration: number } | undefined =>
-      cache.getFileTestResults(`${f.project.name}:${f.moduleId.slice(this.ctx.config.root.length + 1)}`);
-    const size = (f: TestSpecification): number =>
-      cache.getFileStats(`${f.project.name}:${f.moduleId.slice(this.ctx.config.root.length + 1)}`)?.size ?? 0;
+    // The cache's key of a file, as vitest's own sequencer builds it.
+    const key = (f: TestSpecification): string => `${f.project.name}:${f.moduleId.slice(this.ctx.config.root.length + 1)}`;
+    const state = (f: TestSpecification): { failed: boolean; duration: number } | undefined => cache.getFileTestResults(key(f));
+    const size = (f: TestSpecification): number => cache.getFileStats(key(f))?.size ?? 0;
     return [...files].sort((a, b) => {
       const sa = state(a);
       const sb = state(b);
