@@ -14,6 +14,7 @@ import { checkConformance } from '../properties/index.ts';
 
 const K4 = 0x1000n;
 const M2 = 0x20_0000n;
+const G1 = 0x4000_0000n;
 const U64 = 1n << 64n;
 
 type Callable = Record<string, (...a: unknown[]) => unknown>;
@@ -160,7 +161,6 @@ describe('deferred invalidation bookkeeping (FastIommu stats)', () => {
 
 describe('1G leaves in the IOTLB', () => {
   it('a strict domain forgets a cached 1G translation at unmap, whatever else is cached', () => {
-    const G1 = 0x4000_0000n;
     const step = fc.oneof(
       fc.record({ op: fc.constant('map' as const), k: fc.nat(3), n: fc.constantFrom(1n, 2n) }),
       fc.record({ op: fc.constant('unmap' as const), k: fc.nat(3), at: fc.constantFrom(0n, K4, M2, G1 / 2n), size: fc.constantFrom(K4, M2, G1) }),
@@ -193,7 +193,6 @@ describe('ranges of 512 GiB and more', () => {
   // No leaf is larger than 1G, even where a level-3 entry's whole 512G span is mapped and its PA
   // aligned: the walk, the IOTLB and the self-check know leaves of levels 0..2 only.
   it('map as 1G leaves: every page translates as the model says, before and after a split unmap', () => {
-    const G1 = 0x4000_0000n;
     const G512 = 512n * G1;
     fc.assert(
       fc.property(

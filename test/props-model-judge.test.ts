@@ -285,13 +285,14 @@ describe('deferred windows, identity and EINVAL translations, judged', () => {
         m.map(1, M1, 0x20_0000n, 4n * K4, 3);
         const read = (iova: bigint): Call => ({ op: 'translate', device: 0, pasid: null, iova, access: 'read' });
         const page = M1 + BigInt(k) * K4;
-        expect(m.check(read(page), { ok: true, pa: 0x20_0000n + BigInt(k) * K4 })).toEqual({ conforming: true, stale: false });
+        const oldPa = 0x20_0000n + BigInt(k) * K4;
+        expect(m.check(read(page), { ok: true, pa: oldPa })).toEqual({ conforming: true, stale: false });
         // An empty range holds no page: a map of size 0 inside a mapping is EINVAL, never EEXIST.
         expect(m.check({ op: 'map', domain: 1, iova: page + K4 / 2n, pa: 0n, size: 0n, prot: 3 }, { ok: false, error: 'EEXIST' }).conforming).toBe(false);
         expect(m.check({ op: 'unmap', domain: 1, iova: M1, size: 4n * K4 }, { ok: true, value: 4n * K4 })).toEqual({ conforming: true, stale: false });
         if (flushed) m.flush(1);
         const open = invalidation === 'deferred' && !flushed;
-        const old = m.check(read(page), { ok: true, pa: 0x20_0000n + BigInt(k) * K4 });
+        const old = m.check(read(page), { ok: true, pa: oldPa });
         expect(old).toEqual(open ? { conforming: true, stale: true } : expect.objectContaining({ conforming: false }));
         expect(m.check(read(page), { ok: false, fault: 'not-mapped' })).toEqual({ conforming: true, stale: false });
         // Just outside the unmapped range, the old mapping's arithmetic gives no allowed answer.
