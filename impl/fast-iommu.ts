@@ -36,7 +36,6 @@ import { BLOCKED, Domain, PAGING } from './domain.ts';
 import { Iotlb } from './iotlb.ts';
 import {
   ENTRIES,
-  PA_PFN_LIMIT,
   PTE_LEAF,
   PTE_PROT,
   PTE_VALID,
@@ -570,7 +569,7 @@ export class FastIommu implements Iommu {
     const span = SPAN[l]!;
     const pte = ar.pte;
     const base = t * ENTRIES;
-    const leafOk = l <= 2 && d.leafOk[l] === true;
+    const leafOk = d.leafOk[l] === true; // false for levels 3 and 4
     const end = d.aperturePfn;
     if (l === 0 && leaves === null && tb + ENTRIES <= end) {
       // The bulk of a large table: a last-level page checked in one tight loop.
@@ -590,7 +589,8 @@ export class FastIommu implements Iommu {
       const eb = tb + i * span;
       const flags = e & 15;
       const pfn = (e - flags) / 16;
-      // The common case in one test; the details only when it fails.
+      // The common case in one test; the details only when it fails. No PA limit to check: an
+      // integer below 2^44 holds a PFN below 2^40, so an aligned leaf ends at or below 2^52.
       if (
         (flags & (PTE_LEAF | PTE_VALID)) === (PTE_LEAF | PTE_VALID) &&
         (flags & PTE_PROT) !== 0 &&
@@ -599,7 +599,6 @@ export class FastIommu implements Iommu {
         e < 2 ** 44 &&
         Math.floor(e) === e &&
         (span === 1 || Math.floor(pfn / span) * span === pfn) &&
-        pfn + span <= PA_PFN_LIMIT &&
         eb + span <= end
       ) {
         if (leaves !== null) leaves.push(l, eb);
@@ -617,7 +616,6 @@ export class FastIommu implements Iommu {
         if (!leafOk) problems.push(entryProblem(name, l, i, eb, 'leaf of a size the domain does not use'));
         if ((flags & PTE_PROT) === 0) problems.push(entryProblem(name, l, i, eb, 'leaf without permissions'));
         if (pfn % span !== 0) problems.push(entryProblem(name, l, i, eb, 'leaf PA not aligned to its size'));
-        if (pfn + span > PA_PFN_LIMIT) problems.push(entryProblem(name, l, i, eb, 'leaf PA beyond 2^52'));
         if (leaves !== null) leaves.push(l, eb);
         mapped += span;
       } else {
@@ -701,14 +699,13 @@ export class FastIommu implements Iommu {
       problems.push(`${where}: beyond the aperture`);
       return;
     }
-    if (this.entryAt(d, l, r0) === e) return; // the same leaf is still in the table
     const delta = (e - (e & 15)) / 16 - r0;
     const prot = e & PTE_PROT;
     const bad: number[] = [];
     let at = r0;
-    forEachLeaf(this.arena, d.root, d.levels - 1, 0, r0, r1, (_lvl, first, x) => {
+    forEachLeaf(this.arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, x) => {
       const lo = Math.max(first, r0);
-      const hi = Math.min(first + SPAN[_lvl]!, r1);
+      const hi = Math.min(first + SPAN[lvl]!, r1);
       if (lo > at) bad.push(at, lo);
       if (!((x & PTE_PROT) === prot && (x - (x & 15)) / 16 - first === delta)) bad.push(lo, hi);
       at = hi;
@@ -722,17 +719,6 @@ export class FastIommu implements Iommu {
     }
   }
 
-  /** The PTE of level `l` on the walk to PFN `pfn` (0 if the walk stops above). */
-  private entryAt(d: Domain, l: number, pfn: number): number {
-    let t = d.root;
-    for (let k = d.levels - 1; ; k--) {
-      const e = this.arena.pte[t * ENTRIES + (Math.floor(pfn / SPAN[k]!) % ENTRIES)]!;
-      if (k === l) return e;
-      if (e === 0 || (e & PTE_LEAF) !== 0) return 0;
-      t = e >>> 4;
-    }
-  }
-
   /** Whether [a, b) lies inside the union of the domain's queued ranges. */
   private queued(d: Domain, a: number, b: number): boolean {
     const order = d.qa.map((_, i) => i).sort((x, y) => d.qa[x]! - d.qa[y]!);
@@ -742,6 +728,6 @@ export class FastIommu implements Iommu {
       if (d.qb[i]! > at) at = d.qb[i]!;
       if (at >= b) return true;
     }
-    return at >= b;
+    return false;
   }
 }

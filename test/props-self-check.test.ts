@@ -23,6 +23,7 @@ interface Inside {
   pasids: Map<number, Map<number, Domain>>;
   arena: TableArena;
   tlb: TlbInside;
+  walks: number;
 }
 /** The IOTLB's fields, private ones included. */
 interface TlbInside {
@@ -38,17 +39,21 @@ interface TlbInside {
   slotHome: Int32Array;
   buckets: Int32Array;
   freeSlots: number[];
+  hits: number;
+  misses: number;
 }
 const inside = (io: FastIommu): Inside => io as unknown as Inside;
 
 // Domains: 1 strict split 4 levels; 2 deferred whole 3 levels; 3 identity; 4 4K-only, 2M aperture;
-// 5 strict whole 5 levels. Device d uses domain d + 1 (RID); device 0 PASID 1 uses domain 3.
+// 5 strict whole 5 levels; 6 a 1G aperture (left to the fixed start: room for large leaves at and
+// beyond its end). Device d uses domain d + 1 (RID); device 0 PASID 1 uses domain 3.
 const DOMAINS: [number, object][] = [
   [1, {}],
   [2, { invalidation: 'deferred', unmap: 'whole', levels: 3 }],
   [3, { type: 'identity' }],
   [4, { pageSizes: [K4], aperture: M2 }],
   [5, { unmap: 'whole', levels: 5 }],
+  [6, { aperture: G1 }],
 ];
 const PAGING = [1, 2, 4, 5];
 
@@ -92,6 +97,7 @@ function build(ops: Op[], iotlbSize = 64): FastIommu {
     { k: 'map', d: 2, iova: 0n, size: 4n * K4, pa: 0n, prot: 1 },
     { k: 'map', d: 4, iova: 0n, size: 2n * K4, pa: 0n, prot: 2 },
     { k: 'map', d: 5, iova: M2, size: M2, pa: M2, prot: 3 },
+    { k: 'map', d: 6, iova: 0n, size: K4, pa: 0n, prot: 3 },
     { k: 'translate', d: 1, iova: G1, write: false },
     { k: 'translate', d: 1, iova: 2n * G1, write: false },
     { k: 'translate', d: 1, iova: 2n * G1 + M2, write: true },
@@ -120,32 +126,49 @@ function tableAt(x: Inside, d: Domain, level: number, pfn: number): number | und
   }
   return t;
 }
-/** The slot of a live IOTLB entry of domain `d`, if any. */
-const slotOf = (x: Inside, d: Domain): number | undefined => {
-  for (let s = 0; s < x.tlb.used; s++) if (x.tlb.slotDom[s] === d) return s;
+/** The slot of a live IOTLB entry of domain `d` (of that level, if given), if any. */
+const slotOf = (x: Inside, d: Domain, level?: number): number | undefined => {
+  for (let s = 0; s < x.tlb.used; s++) if (x.tlb.slotDom[s] === d && (level === undefined || x.tlb.slotLevel[s] === level)) return s;
   return undefined;
 };
+/** Writes a non-zero entry into a free place of table page `t` and counts it. */
+const put = (x: Inside, t: number, i: number, e: number): void => {
+  x.arena.pte[t * ENTRIES + i] = e;
+  x.arena.cnt[t]!++;
+};
+const leafPte = (pfn: number, prot: number): number => pfn * 16 + PTE_LEAF + PTE_VALID + prot;
 /** The level-0 table page of domain 1 that holds its 4K leaf at 2G + 2M (mapped at the start). */
 const lastLevel = (x: Inside): number | undefined => tableAt(x, x.domains.get(1)!, 0, Number(2n * G1 + M2) / 4096);
 
-/** A corruption: applies itself (false when the state has no place for it) and what it is called. */
-type Corruption = [name: string, problem: RegExp, apply: (x: Inside) => boolean];
+/**
+ * A corruption: what it is called, the problem it must be named by, how it applies itself (false
+ * when the state has no place for it), and whether every problem reported must match (for
+ * checks that could name a sound entry too).
+ */
+type Corruption = [name: string, problem: RegExp, apply: (x: Inside) => boolean, only?: 'only'];
 
 const dom = (x: Inside, id: number): Domain => x.domains.get(id)!;
 const freePage = (x: Inside): number | undefined => x.arena.free[0];
+/** Domain 1's level-1 table over 2G (its 2M leaf at entry 0, the 4K table at entry 1). */
+const upperTable = (x: Inside): number | undefined => tableAt(x, dom(x, 1), 1, Number((2n * G1) / K4));
+const freeEntry = (x: Inside, t: number): number => x.arena.pte.subarray(t * ENTRIES, t * ENTRIES + ENTRIES).lastIndexOf(0);
 const CORRUPTIONS: Corruption[] = [
   // Arena.
   ['a free page twice', /a page is twice in the free list/, (x) => freePage(x) !== undefined && (x.arena.free.push(freePage(x)!), true)],
   ['a free page out of range', /free page \d+ out of range/, (x) => (x.arena.free.push(x.arena.top + 3), true)],
+  ['a free page at the top', /free page \d+ out of range/, (x) => (x.arena.free.push(x.arena.top), true)],
+  ['a negative free page', /free page -1 out of range/, (x) => (x.arena.free.push(-1), true)],
+  ['a fractional free page', /free page 0.5 out of range/, (x) => (x.arena.free.push(0.5), true)],
   ['a free page with a count', /free page \d+ has count 1/, (x) => freePage(x) !== undefined && ((x.arena.cnt[freePage(x)!] = 1), true)],
   ['a free page not zero', /free page \d+ is not zero/, (x) => freePage(x) !== undefined && ((x.arena.pte[freePage(x)! * ENTRIES + 5] = 1), true)],
   ['a page handed out and lost', /table pages in use but \d+ reachable/, (x) => x.arena.top < x.arena.capacityPages && (x.arena.top++, true)],
   // Domains.
   ['a domain under another id', /recorded under id 1/, (x) => (x.domains.set(9, dom(x, 1)), true)],
   ['an identity domain with a table', /non-paging domain has a table/, (x) => ((dom(x, 3) as { root: number }).root = 0) === 0],
-  ['an identity domain with IOTLB entries', /non-paging domain has IOTLB entries/, (x) => ((dom(x, 3).tlbN[1] = 1), true)],
+  // Two counts that a wrong sum would cancel.
+  ['an identity domain with IOTLB entries', /non-paging domain has IOTLB entries/, (x) => ((dom(x, 3).tlbN[1] = 1), (dom(x, 3).tlbN[2] = 1), true)],
   ['an identity domain with queued ranges', /non-paging domain has queued invalidations/, (x) => (dom(x, 3).qa.push(0), true)],
-  ['a wrong mapped-page count', /pages mapped, \d+ counted/, (x) => (dom(x, 1).mappedPages++, true)],
+  ['a wrong mapped-page count', /domain 1: \d+ pages mapped, \d+ counted/, (x) => (dom(x, 1).mappedPages++, true)],
   ['flush queue arrays of different lengths', /flush queue arrays differ in length/, (x) => (dom(x, 2).qa.push(0), true)],
   ['a strict domain with a queued range', /strict domain has queued invalidations/, (x) => (dom(x, 1).qa.push(0), dom(x, 1).qb.push(1), true)],
   ['a flush queue over its size', /flush queue over its size/, (x) => {
@@ -158,6 +181,9 @@ const CORRUPTIONS: Corruption[] = [
   ['extents in a split domain', /'split' domain records extents/, (x) => (dom(x, 1).extA.push(0), dom(x, 1).extB.push(1), true)],
   // Page tables.
   ['a root outside the arena', /table page \d+ out of the arena/, (x) => ((dom(x, 4).root = x.arena.top + 7), true)],
+  ['a root at the top of the arena', /domain 4: table page \d+ out of the arena/, (x) => ((dom(x, 4).root = x.arena.top), true)],
+  ['a negative root', /domain 4: table page -1 out of the arena/, (x) => ((dom(x, 4).root = -1), true)],
+  ['a fractional root', /domain 4: table page 0.5 out of the arena/, (x) => ((dom(x, 4).root = 0.5), true)],
   ['a root in use and free', /table page \d+ is in use and free/, (x) => (x.arena.free.push(dom(x, 4).root), true)],
   ['two domains sharing a root', /table page \d+ reached twice/, (x) => ((dom(x, 5).root = dom(x, 1).root), true)],
   ['a wrong entry count in an upper table', /table page \d+ counts \d+ entries, holds \d+/, (x) => (x.arena.cnt[dom(x, 1).root]!++, true)],
@@ -194,6 +220,41 @@ const CORRUPTIONS: Corruption[] = [
     x.arena.cnt[t]!++;
     return true;
   }]),
+  ['a PTE of exactly 2^44', /malformed PTE 17592186044416/, (x) => (put(x, dom(x, 1).root, 300, 2 ** 44), true)],
+  // Entries of upper tables are checked by the detailed loop alone: one wrong field each.
+  ['a 2M leaf without the valid flag', /non-zero PTE without the valid flag/, (x) => {
+    const t = upperTable(x);
+    return t !== undefined && (put(x, t, freeEntry(x, t), 7 * 512 * 16 + PTE_LEAF + 3), true);
+  }],
+  ['a 2M leaf PTE of 2^44 or more', /malformed PTE/, (x) => {
+    const t = upperTable(x);
+    return t !== undefined && (put(x, t, freeEntry(x, t), leafPte(2 ** 40 + 512, 3)), true);
+  }],
+  ['a 1G leaf at the aperture', /domain 6: level 2 entry 1 \(pfn 0x40000\): beyond the aperture/, (x) => {
+    const t = tableAt(x, dom(x, 6), 2, 0);
+    return t !== undefined && (put(x, t, 1, leafPte(2 ** 18, 3)), true);
+  }],
+  ['a misaligned 2M leaf ending at the aperture', /leaf PA not aligned to its size/, (x) => {
+    const t = tableAt(x, dom(x, 6), 1, 0);
+    if (t === undefined) return false;
+    put(x, t, 511, leafPte(3 * 512 + 1, 3));
+    dom(x, 6).mappedPages += 512;
+    return true;
+  }, 'only'],
+  ['a 2M leaf without permissions', /leaf without permissions/, (x) => {
+    const t = tableAt(x, dom(x, 6), 1, 0);
+    if (t === undefined) return false;
+    put(x, t, 510, leafPte(5 * 512, 0));
+    dom(x, 6).mappedPages += 512;
+    return true;
+  }, 'only'],
+  ['an empty last-level table left behind (whole domain)', /domain 2: empty table page \d+ not freed/, (x) => {
+    const t = tableAt(x, dom(x, 2), 0, 0);
+    if (t === undefined) return false;
+    x.arena.pte.fill(0, t * ENTRIES, t * ENTRIES + ENTRIES);
+    x.arena.cnt[t] = 0;
+    return true;
+  }],
   ['a negative PTE in an upper table', /malformed PTE -16/, (x) => ((x.arena.pte[dom(x, 1).root * ENTRIES + 300] = -16), x.arena.cnt[dom(x, 1).root]!++, true)],
   ['a PTE without the valid flag', /non-zero PTE without the valid flag/, (x) => ((x.arena.pte[dom(x, 1).root * ENTRIES + 300] = 7 * 16 + PTE_LEAF + 3), x.arena.cnt[dom(x, 1).root]!++, true)],
   ['an entry beyond the aperture', /beyond the aperture/, (x) => {
@@ -264,11 +325,20 @@ const CORRUPTIONS: Corruption[] = [
     return true;
   }],
   ['extents that do not add up', /extents hold \d+ pages, the table \d+/, (x) => dom(x, 5).extA.length > 0 && (dom(x, 5).extB[0]!++, true)],
+  ['an extent ending inside its 2M leaf', /domain 5: leaf at pfn 0x200 not inside one map extent/, (x) => {
+    const d = dom(x, 5);
+    const k = d.extA.indexOf(512);
+    const t = tableAt(x, d, 1, 512);
+    if (k < 0 || d.extB[k] !== 1024 || t === undefined || (x.arena.pte[t * ENTRIES + 1]! & PTE_LEAF) === 0) return false;
+    d.extB[k] = 1023;
+    return true;
+  }],
   ['a leaf outside every extent', /leaf at pfn 0x[0-9a-f]+ not inside one map extent/, (x) => dom(x, 2).extA.length > 0 && (dom(x, 2).extA[0]!++, dom(x, 2).extB[0]!++, true)],
   // Context tables.
   ['a device on a destroyed domain', /context: device 7 points to a destroyed domain 1/, (x) => (x.rid.set(7, new Domain(1, 999, { type: 'blocked' })), true)],
   ['an empty PASID table', /context: device 3 has an empty PASID table/, (x) => (x.pasids.set(3, new Map()), true)],
   ['a wrong attachment count', /domain 1: attached 1 times, counted 2/, (x) => (dom(x, 1).attached++, true)],
+  ['a PASID on a destroyed domain', /context: device 0 PASID 1 points to a destroyed domain 3/, (x) => (x.pasids.get(0)!.set(1, new Domain(3, 997, { type: 'identity' })), true)],
   ['an attachment not counted', /domain 1: attached 2 times, counted 1/, (x) => (x.pasids.get(0)!.set(2, dom(x, 1)), true)],
   ['a count for an unattached domain', /domain 9: attached 0 times, counted 1/, (x) => {
     const d = new Domain(9, 998, { type: 'blocked' });
@@ -321,6 +391,46 @@ const CORRUPTIONS: Corruption[] = [
     x.tlb.slotPte[s] = e - (e & 3) + ((e & 3) === 1 ? 2 : 1);
     return true;
   }],
+  ['a cached 4K page unmapped behind the IOTLB', /domain 1 level 0 frame 0x[0-9a-f]+: stale for pfns/, (x) => {
+    const d = dom(x, 1);
+    const s = slotOf(x, d, 0);
+    const t = s === undefined ? undefined : tableAt(x, d, 0, x.tlb.slotFrame[s]!);
+    if (t === undefined) return false;
+    const at = t * ENTRIES + (x.tlb.slotFrame[s!]! % ENTRIES);
+    if (x.arena.pte[at] === 0) return false;
+    x.arena.pte[at] = 0;
+    x.arena.cnt[t]!--;
+    d.mappedPages--;
+    return true;
+  }],
+  ['a cached 2M leaf split, its first page gone', /domain 1 level 1 frame 0x[0-9a-f]+: stale for pfns \[0x[0-9a-f]+, 0x[0-9a-f]+\)/, (x) => {
+    const d = dom(x, 1);
+    const s = slotOf(x, d, 1);
+    if (s === undefined) return false;
+    const f = x.tlb.slotFrame[s]!;
+    const t = tableAt(x, d, 1, f * 512);
+    if (t === undefined) return false;
+    const e = x.arena.pte[t * ENTRIES + (f % ENTRIES)]!;
+    if ((e & PTE_LEAF) === 0) return false;
+    const page = x.arena.alloc(); // may replace x.arena.pte
+    for (let k = 1; k < ENTRIES; k++) put(x, page, k, e + 16 * k);
+    x.arena.pte[t * ENTRIES + (f % ENTRIES)] = page * 16 + PTE_VALID;
+    d.mappedPages--;
+    return true;
+  }, 'only'],
+  ['a stale 2M entry with a gap in the queued ranges', /domain 1 level 1 frame 0x[0-9a-f]+: stale for pfns/, (x) => {
+    const d = dom(x, 1);
+    const s = slotOf(x, d, 1);
+    if (s === undefined) return false;
+    x.tlb.slotPte[s] = x.tlb.slotPte[s]! + 16 * 512;
+    const r0 = x.tlb.slotFrame[s]! * 512;
+    d.qa.push(r0, r0 + 2);
+    d.qb.push(r0 + 1, r0 + 512);
+    return true;
+  }],
+  // Lookup counters.
+  ['a page walk not counted', /iotlb: \d+ hits, \d+ misses and \d+ walks do not add up/, (x) => (x.walks++, true)],
+  ['a negative hit count', /iotlb: -1 hits, \d+ misses and \d+ walks do not add up/, (x) => ((x.tlb.hits = -1), true)],
   // The IOTLB's own structure.
   ['slots handed out beyond the arrays', /iotlb: slots handed out beyond the arrays/, (x) => ((x.tlb.used = x.tlb.nslots + 1), true)],
   ['an IOTLB slot twice free', /iotlb: a slot is twice in the free list/, (x) => (x.tlb.freeSlots.push(0, 0), true)],
@@ -373,16 +483,30 @@ const CORRUPTIONS: Corruption[] = [
 
 describe('checkInvariants', () => {
   it('is silent on every state generated calls lead to, and names any one corruption of it', () => {
+    const applied = new Set<string>();
     fc.assert(
       fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
-        for (const [name, problem, corrupt] of CORRUPTIONS) {
+        for (const [name, problem, corrupt, only] of CORRUPTIONS) {
           const io = build(ops);
           if (!corrupt(inside(io))) continue; // the state has no place for it (say, nothing cached)
-          expect(io.checkInvariants().join('\n'), name).toMatch(problem);
+          applied.add(name);
+          const problems = io.checkInvariants();
+          expect(problems.join('\n'), name).toMatch(problem);
+          if (only === 'only') for (const p of problems) expect(p, name).toMatch(problem);
         }
       }),
       { seed: 0xc0ffee, numRuns: 12 },
     );
+    // A corruption that never found its place would check nothing.
+    expect(CORRUPTIONS.map(([name]) => name).filter((name) => !applied.has(name))).toEqual([]);
+  });
+
+  it('names lookups that do not add up in an IOTLB of capacity 0 (a walk each, no hit, no miss)', () => {
+    const io = build([], 0);
+    const x = inside(io);
+    x.tlb.hits = 1;
+    x.tlb.misses = 1;
+    expect(io.checkInvariants().join('\n')).toMatch(/iotlb: 1 hits, 1 misses and \d+ walks do not add up/);
   });
 });
 
@@ -408,6 +532,19 @@ describe('stats', () => {
 });
 
 describe('deferred invalidation beyond the flush queue', () => {
+  it('a queue holding exactly its 256 ranges is sound and has not overflowed', () => {
+    const io = new FastIommu();
+    io.createDomain(1, { invalidation: 'deferred' });
+    io.attachDevice(0, 1);
+    const at = (i: number): bigint => BigInt(2 * i) * K4;
+    for (let i = 0; i < 256; i++) io.map(1, at(i), at(i), K4, 3);
+    io.translate(0, null, at(0), 'read'); // something cached, so that unmaps are queued
+    for (let i = 0; i < 256; i++) io.unmap(1, at(i), K4);
+    expect(io.stats().pendingInvalidations).toBe(256);
+    expect(io.stats().flushQueueOverflows).toBe(0);
+    expect(io.checkInvariants()).toEqual([]);
+  });
+
   it('a deferred domain with more pending ranges than its queue holds still conforms', () => {
     fc.assert(
       fc.property(
