@@ -301,6 +301,13 @@ const CORRUPTIONS: Corruption[] = [
     x.arena.pte[t * ENTRIES + i] = e + 16;
     return true;
   }],
+  ['a 1G leaf with a PA off by 4M', /leaf PA not aligned to its size/, (x) => {
+    const t = tableAt(x, dom(x, 1), 2, Number(G1 / K4));
+    const e = t === undefined ? 0 : x.arena.pte[t * ENTRIES + 1]!;
+    if ((e & PTE_LEAF) === 0) return false; // G1: mapped by a 1G leaf at the start
+    x.arena.pte[t! * ENTRIES + 1] = e + 16 * 1024;
+    return true;
+  }],
   ['a table entry with permission bits', /table entry with permission bits/, (x) => {
     const d = dom(x, 1);
     const i = x.arena.pte.subarray(d.root * ENTRIES, d.root * ENTRIES + ENTRIES).findIndex((e) => e !== 0);
