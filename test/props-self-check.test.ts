@@ -303,9 +303,10 @@ const CORRUPTIONS: Corruption[] = [
   }],
   ['a 1G leaf with a PA off by 4M', /leaf PA not aligned to its size/, (x) => {
     const t = tableAt(x, dom(x, 1), 2, Number(G1 / K4));
-    const e = t === undefined ? 0 : x.arena.pte[t * ENTRIES + 1]!;
+    if (t === undefined) return false;
+    const e = x.arena.pte[t * ENTRIES + 1]!;
     if ((e & PTE_LEAF) === 0) return false; // G1: mapped by a 1G leaf at the start
-    x.arena.pte[t! * ENTRIES + 1] = e + 16 * 1024;
+    x.arena.pte[t * ENTRIES + 1] = e + 16 * 1024;
     return true;
   }],
   ['a table entry with permission bits', /table entry with permission bits/, (x) => {
@@ -401,9 +402,11 @@ const CORRUPTIONS: Corruption[] = [
   ['a cached 4K page unmapped behind the IOTLB', /domain 1 level 0 frame 0x[0-9a-f]+: stale for pfns/, (x) => {
     const d = dom(x, 1);
     const s = slotOf(x, d, 0);
-    const t = s === undefined ? undefined : tableAt(x, d, 0, x.tlb.slotFrame[s]!);
+    if (s === undefined) return false;
+    const f = x.tlb.slotFrame[s]!;
+    const t = tableAt(x, d, 0, f);
     if (t === undefined) return false;
-    const at = t * ENTRIES + (x.tlb.slotFrame[s!]! % ENTRIES);
+    const at = t * ENTRIES + (f % ENTRIES);
     if (x.arena.pte[at] === 0) return false;
     x.arena.pte[at] = 0;
     x.arena.cnt[t]!--;
