@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Domain } from '../impl/domain.ts';
 import { FastIommu } from '../impl/index.ts';
-import { ENTRIES, PTE_LEAF, PTE_VALID, SPAN, type TableArena } from '../impl/pagetable.ts';
+import { ENTRIES, PTE_LEAF, PTE_VALID, SPAN, leafPte, tablePte, type TableArena } from '../impl/pagetable.ts';
 import { ReferenceIommu } from '../model/index.ts';
 import type { Call } from '../model/types.ts';
 
@@ -136,7 +136,6 @@ const put = (x: Inside, t: number, i: number, e: number): void => {
   x.arena.pte[t * ENTRIES + i] = e;
   x.arena.cnt[t]!++;
 };
-const leafPte = (pfn: number, prot: number): number => pfn * 16 + PTE_LEAF + PTE_VALID + prot;
 /** The level-0 table page of domain 1 that holds its 4K leaf at 2G + 2M (mapped at the start). */
 const lastLevel = (x: Inside): number | undefined => tableAt(x, x.domains.get(1)!, 0, Number(2n * G1 + M2) / 4096);
 
@@ -424,7 +423,7 @@ const CORRUPTIONS: Corruption[] = [
     if ((e & PTE_LEAF) === 0) return false;
     const page = x.arena.alloc(); // may replace x.arena.pte
     for (let k = 1; k < ENTRIES; k++) put(x, page, k, e + 16 * k);
-    x.arena.pte[t * ENTRIES + (f % ENTRIES)] = page * 16 + PTE_VALID;
+    x.arena.pte[t * ENTRIES + (f % ENTRIES)] = tablePte(page);
     d.mappedPages--;
     return true;
   }, 'only'],
