@@ -5,6 +5,10 @@ export const PAGING = 0;
 export const IDENTITY = 1;
 export const BLOCKED = 2;
 
+/** A deferred domain's flush queue holds this many ranges; beyond, the domain's IOTLB entries are
+ * all invalidated instead (as Linux's flush queue does when full). */
+export const FLUSH_QUEUE_SIZE = 256;
+
 export class Domain {
   /** 0 paging, 1 identity, 2 blocked. */
   readonly kind: number;

@@ -1,0 +1,297 @@
+// FastIommu's self-check: every invariant of its packed structures, verified from the outside of
+// the hot paths (the harness calls it after every step). It reads the state it is given and
+// changes nothing.
+import type { Domain } from './domain.ts';
+import { FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
+import type { Iotlb } from './iotlb.ts';
+import { ENTRIES, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf } from './pagetable.ts';
+
+/** What the self-check reads of a FastIommu. */
+export interface SelfCheckState {
+  readonly domains: ReadonlyMap<number, Domain>;
+  /** Context tables: device -> RID domain; device -> PASID -> domain. */
+  readonly rid: ReadonlyMap<number, Domain>;
+  readonly pasids: ReadonlyMap<number, ReadonlyMap<number, Domain>>;
+  readonly arena: TableArena;
+  readonly tlb: Iotlb;
+  /** Page walks done. */
+  readonly walks: number;
+}
+
+const entryProblem = (name: string, l: number, i: number, pfn: number, what: string): string =>
+  `${name}: level ${l} entry ${i} (pfn 0x${pfn.toString(16)}): ${what}`;
+
+/**
+ * The valid entries of a last-level table page whose every non-zero entry is a well-formed 4K
+ * leaf (valid, leaf, some permission, an integer below 2^44, so its PFN is below 2^40); -1 if
+ * any entry is not, for the detailed check to say what is wrong.
+ */
+function checkLastLevel(pte: Float64Array, base: number): number {
+  let valid = 0;
+  for (let i = base; i < base + ENTRIES; i++) {
+    const e = pte[i]!;
+    if (e === 0) continue;
+    const flags = e & 15;
+    if ((flags & 12) !== 12 || (flags & 3) === 0 || !(e > 0 && e < 17592186044416) || Math.floor(e) !== e) return -1;
+    valid++;
+  }
+  return valid;
+}
+
+/**
+ * Verifies the packed structures; returns the problems found (empty when all is well):
+ * every table page reachable once and counted right, no empty table left behind, leaves
+ * aligned, allowed and inside the aperture, the arena's pages in use equal to the pages
+ * reachable, 'whole' extents covering exactly the mapped pages, context tables and
+ * attachment counts agreeing, and each IOTLB entry agreeing with the current mapping of every
+ * page it covers, except pages in a pending (queued, unflushed) invalidation of its domain.
+ */
+export function checkInvariants(state: SelfCheckState): string[] {
+  const problems: string[] = [];
+  const ar = state.arena;
+  const freeSet = new Set(ar.free);
+  if (freeSet.size !== ar.free.length) problems.push('arena: a page is twice in the free list');
+  for (const t of freeSet) {
+    if (!(Number.isInteger(t) && t >= 0 && t < ar.top)) {
+      problems.push(`arena: free page ${t} out of range`);
+      continue;
+    }
+    if (ar.cnt[t] !== 0) problems.push(`arena: free page ${t} has count ${ar.cnt[t]}`);
+    for (let i = 0; i < ENTRIES; i++)
+      if (ar.pte[t * ENTRIES + i] !== 0) {
+        problems.push(`arena: free page ${t} is not zero`);
+        break;
+      }
+  }
+  const seen = new Set<number>();
+  for (const [id, d] of state.domains) {
+    const name = `domain ${id}`;
+    if (d.id !== id) problems.push(`${name}: recorded under id ${d.id}`);
+    if (d.kind !== PAGING) {
+      if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
+      if (d.tlbN[0] + d.tlbN[1] + d.tlbN[2] !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
+      if (d.qa.length !== 0) problems.push(`${name}: non-paging domain has queued invalidations`);
+      continue;
+    }
+    const leaves: number[] | null = d.whole ? [] : null; // pairs: level, first pfn (in IOVA order)
+    const mapped = checkTable(ar, d, d.root, d.levels - 1, 0, true, seen, freeSet, leaves, problems, name);
+    if (mapped !== d.mappedPages) problems.push(`${name}: ${mapped} pages mapped, ${d.mappedPages} counted`);
+    if (d.qa.length !== d.qb.length) problems.push(`${name}: flush queue arrays differ in length`);
+    if (!d.deferred && d.qa.length !== 0) problems.push(`${name}: strict domain has queued invalidations`);
+    if (d.qa.length > FLUSH_QUEUE_SIZE) problems.push(`${name}: flush queue over its size`);
+    for (let i = 0; i < d.qa.length; i++)
+      if (!(d.qa[i]! < d.qb[i]! && d.qa[i]! >= 0 && d.qb[i]! <= d.aperturePfn))
+        problems.push(`${name}: bad queued range [${d.qa[i]}, ${d.qb[i]})`);
+    if (leaves !== null) checkExtents(d, leaves, mapped, problems, name);
+    else if (d.extA.length !== 0) problems.push(`${name}: 'split' domain records extents`);
+  }
+  if (seen.size !== ar.used)
+    problems.push(`arena: ${ar.used} table pages in use but ${seen.size} reachable (leak or double use)`);
+
+  // Context tables and attachment counts.
+  const attached = new Map<Domain, number>();
+  const use = (d: Domain, where: string): void => {
+    if (state.domains.get(d.id) !== d) problems.push(`context: ${where} points to a destroyed domain ${d.id}`);
+    attached.set(d, (attached.get(d) ?? 0) + 1);
+  };
+  for (const [dev, d] of state.rid) use(d, `device ${dev}`);
+  for (const [dev, table] of state.pasids) {
+    if (table.size === 0) problems.push(`context: device ${dev} has an empty PASID table`);
+    for (const [pasid, d] of table) use(d, `device ${dev} PASID ${pasid}`);
+  }
+  for (const d of state.domains.values())
+    if ((attached.get(d) ?? 0) !== d.attached)
+      problems.push(`domain ${d.id}: attached ${attached.get(d) ?? 0} times, counted ${d.attached}`);
+
+  checkIotlb(state, problems);
+  return problems;
+}
+
+/** Checks one table page and its subtree; returns the pages mapped below it. */
+function checkTable(
+  ar: TableArena,
+  d: Domain,
+  t: number,
+  l: number,
+  tb: number,
+  isRoot: boolean,
+  seen: Set<number>,
+  freeSet: Set<number>,
+  leaves: number[] | null,
+  problems: string[],
+  name: string,
+): number {
+  if (!(Number.isInteger(t) && t >= 0 && t < ar.top)) {
+    problems.push(`${name}: table page ${t} out of the arena`);
+    return 0;
+  }
+  if (freeSet.has(t)) problems.push(`${name}: table page ${t} is in use and free`);
+  if (seen.has(t)) {
+    problems.push(`${name}: table page ${t} reached twice`);
+    return 0;
+  }
+  seen.add(t);
+  const span = SPAN[l]!;
+  const pte = ar.pte;
+  const base = t * ENTRIES;
+  const leafOk = d.leafOk[l] === true; // false for levels 3 and 4
+  const end = d.aperturePfn;
+  if (l === 0 && leaves === null && tb + ENTRIES <= end) {
+    // The bulk of a large table: a last-level page checked in one tight loop.
+    const valid = checkLastLevel(pte, base);
+    if (valid >= 0) {
+      if (ar.cnt[t] !== valid) problems.push(`${name}: table page ${t} counts ${ar.cnt[t]} entries, holds ${valid}`);
+      if (!isRoot && valid === 0) problems.push(`${name}: empty table page ${t} not freed`);
+      return valid;
+    }
+  }
+  let valid = 0;
+  let mapped = 0;
+  for (let i = 0; i < ENTRIES; i++) {
+    const e = pte[base + i]!;
+    if (e === 0) continue;
+    valid++;
+    const eb = tb + i * span;
+    const flags = e & 15;
+    const pfn = (e - flags) / 16;
+    // The common case in one test; the details only when it fails. No PA limit to check: an
+    // integer below 2^44 holds a PFN below 2^40, so an aligned leaf ends at or below 2^52.
+    if (
+      (flags & (PTE_LEAF | PTE_VALID)) === (PTE_LEAF | PTE_VALID) &&
+      (flags & PTE_PROT) !== 0 &&
+      leafOk &&
+      e > 0 &&
+      e < 2 ** 44 &&
+      Math.floor(e) === e &&
+      (span === 1 || Math.floor(pfn / span) * span === pfn) &&
+      eb + span <= end
+    ) {
+      if (leaves !== null) leaves.push(l, eb);
+      mapped += span;
+      continue;
+    }
+    if (!(e > 0 && e < 2 ** 44 && Math.floor(e) === e)) {
+      problems.push(entryProblem(name, l, i, eb, `malformed PTE ${e}`));
+      continue;
+    }
+    if ((flags & PTE_VALID) === 0) problems.push(entryProblem(name, l, i, eb, 'non-zero PTE without the valid flag'));
+    if (eb >= end) problems.push(entryProblem(name, l, i, eb, 'beyond the aperture'));
+    if ((flags & PTE_LEAF) !== 0) {
+      if (eb + span > end) problems.push(entryProblem(name, l, i, eb, 'leaf crosses the aperture'));
+      if (!leafOk) problems.push(entryProblem(name, l, i, eb, 'leaf of a size the domain does not use'));
+      if ((flags & PTE_PROT) === 0) problems.push(entryProblem(name, l, i, eb, 'leaf without permissions'));
+      if (pfn % span !== 0) problems.push(entryProblem(name, l, i, eb, 'leaf PA not aligned to its size'));
+      if (leaves !== null) leaves.push(l, eb);
+      mapped += span;
+    } else {
+      if ((flags & PTE_PROT) !== 0) problems.push(entryProblem(name, l, i, eb, 'table entry with permission bits'));
+      if (l === 0) {
+        problems.push(entryProblem(name, l, i, eb, 'table below the last level'));
+        continue;
+      }
+      mapped += checkTable(ar, d, e >>> 4, l - 1, eb, false, seen, freeSet, leaves, problems, name);
+    }
+  }
+  if (ar.cnt[t] !== valid) problems.push(`${name}: table page ${t} counts ${ar.cnt[t]} entries, holds ${valid}`);
+  if (!isRoot && valid === 0) problems.push(`${name}: empty table page ${t} not freed`);
+  return mapped;
+}
+
+function checkExtents(d: Domain, leaves: readonly number[], mapped: number, problems: string[], name: string): void {
+  const A = d.extA;
+  const B = d.extB;
+  if (A.length !== B.length) problems.push(`${name}: extent arrays differ in length`);
+  let sum = 0;
+  for (let i = 0; i < A.length; i++) {
+    if (!(A[i]! < B[i]!)) problems.push(`${name}: empty extent ${i}`);
+    if (i > 0 && A[i]! < B[i - 1]!) problems.push(`${name}: extents ${i - 1} and ${i} overlap or are unsorted`);
+    sum += B[i]! - A[i]!;
+  }
+  if (sum !== mapped) problems.push(`${name}: extents hold ${sum} pages, the table ${mapped}`);
+  // Leaves come in IOVA order: walk them along the extents.
+  let x = 0;
+  for (let k = 0; k < leaves.length; k += 2) {
+    const first = leaves[k + 1]!;
+    const last = first + SPAN[leaves[k]!]!;
+    while (x < A.length && B[x]! <= first) x++;
+    if (!(x < A.length && A[x]! <= first && last <= B[x]!))
+      problems.push(`${name}: leaf at pfn 0x${first.toString(16)} not inside one map extent`);
+  }
+}
+
+function checkIotlb(state: SelfCheckState, problems: string[]): void {
+  const tlb = state.tlb;
+  tlb.checkStructure(problems);
+  // Every lookup is a hit, or a miss then a walk; without a cache, a walk alone.
+  const lookups = tlb.capacity === 0 ? tlb.hits + tlb.misses === 0 : state.walks === tlb.misses && tlb.hits >= 0;
+  if (!lookups) problems.push(`iotlb: ${tlb.hits} hits, ${tlb.misses} misses and ${state.walks} walks do not add up`);
+  const counts = new Map<Domain, number[]>();
+  for (let s = 0; s < tlb.used; s++) {
+    const d = tlb.slotDom[s];
+    if (d === undefined) continue;
+    if (state.domains.get(d.id) !== d) {
+      problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
+      continue;
+    }
+    const l = tlb.slotLevel[s]!;
+    if (l > 2) {
+      problems.push(`iotlb: slot ${s} has level ${l}`);
+      continue;
+    }
+    const c = counts.get(d) ?? [0, 0, 0];
+    c[l]!++;
+    counts.set(d, c);
+    checkEntry(state.arena, d, l, tlb.slotFrame[s]!, tlb.slotPte[s]!, problems);
+  }
+  for (const d of state.domains.values()) {
+    const c = counts.get(d) ?? [0, 0, 0];
+    for (let l = 0; l < 3; l++)
+      if (c[l] !== d.tlbN[l]) problems.push(`iotlb: domain ${d.id} counts ${d.tlbN[l]} level-${l} entries, holds ${c[l]}`);
+  }
+}
+
+/** A cached leaf must match the table on every page it covers, but for queued ranges. */
+function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: number, problems: string[]): void {
+  const span = SPAN[l]!;
+  const r0 = f * span;
+  const r1 = r0 + span;
+  const where = `iotlb: domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
+  if ((e & PTE_LEAF) === 0 || (e & PTE_VALID) === 0) {
+    problems.push(`${where}: cached PTE is not a leaf`);
+    return;
+  }
+  if (r1 > d.aperturePfn) {
+    problems.push(`${where}: beyond the aperture`);
+    return;
+  }
+  const delta = (e - (e & 15)) / 16 - r0;
+  const prot = e & PTE_PROT;
+  const bad: number[] = [];
+  let at = r0;
+  forEachLeaf(arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, x) => {
+    const lo = Math.max(first, r0);
+    const hi = Math.min(first + SPAN[lvl]!, r1);
+    if (lo > at) bad.push(at, lo);
+    if (!((x & PTE_PROT) === prot && (x - (x & 15)) / 16 - first === delta)) bad.push(lo, hi);
+    at = hi;
+  });
+  if (at < r1) bad.push(at, r1);
+  for (let k = 0; k < bad.length; k += 2) {
+    if (!queued(d, bad[k]!, bad[k + 1]!)) {
+      problems.push(`${where}: stale for pfns [0x${bad[k]!.toString(16)}, 0x${bad[k + 1]!.toString(16)}) with no pending invalidation`);
+      return;
+    }
+  }
+}
+
+/** Whether [a, b) lies inside the union of the domain's queued ranges. */
+function queued(d: Domain, a: number, b: number): boolean {
+  const order = d.qa.map((_, i) => i).sort((x, y) => d.qa[x]! - d.qa[y]!);
+  let at = a;
+  for (const i of order) {
+    if (d.qa[i]! > at) break;
+    if (d.qb[i]! > at) at = d.qb[i]!;
+    if (at >= b) return true;
+  }
+  return false;
+}
