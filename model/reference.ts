@@ -5,6 +5,8 @@
 // (`allowedTranslations`), and judges an implementation's answer (`check`).
 import { AddressSpace, type Extent } from './address-space.ts';
 import {
+  ERRNOS,
+  FAULTS,
   PA_LIMIT,
   PAGE_SIZE,
   READ,
@@ -16,23 +18,16 @@ import {
   type Capabilities,
   type DeviceId,
   type DomainId,
-  type DomainOptions,
   type Errno,
   type Iommu,
   type Pasid,
-  type Prot,
   type Result,
   type Translation,
   type VoidResult,
 } from './types.ts';
+import { answerShapeOf, installMethods, type Methods } from './ops.ts';
 import {
-  isAccess,
-  isDeviceId,
-  isDomainId,
-  isPasidNumber,
-  isPasidOrRid,
-  isProt,
-  isU64,
+  argumentsInRange,
   parseDomainOptions,
   resolveCapabilities,
   type DomainConfig,
@@ -84,20 +79,23 @@ export function describeTranslation(t: unknown): string | undefined {
   const r = t as { ok?: unknown; pa?: unknown; fault?: unknown; error?: unknown };
   if (r.ok === true) return typeof r.pa === 'bigint' ? `pa ${hex(r.pa)}` : undefined;
   if (r.ok !== false) return undefined;
-  if (r.fault === 'blocked' || r.fault === 'not-mapped' || r.fault === 'permission') return `fault ${r.fault}`;
+  if ((FAULTS as readonly unknown[]).includes(r.fault)) return `fault ${String(r.fault)}`;
   return r.error === 'EINVAL' ? 'error EINVAL' : undefined;
 }
+
+/** A canonical text for any answer of `op` (by its answer shape), or undefined when it is not one. */
+export const describeAnswer = (answer: unknown, op: Call['op']): string | undefined =>
+  answerShapeOf(op) === 'translation' ? describeTranslation(answer) : describeResult(answer, op);
 
 /** A canonical text for a Result, or undefined when the value is not one. */
 export function describeResult(r: unknown, op: Call['op']): string | undefined {
   if (typeof r !== 'object' || r === null) return undefined;
   const v = r as { ok?: unknown; value?: unknown; error?: unknown };
   if (v.ok === true) {
-    if (op !== 'unmap') return 'ok';
+    if (answerShapeOf(op) !== 'bytes') return 'ok';
     return typeof v.value === 'bigint' ? `ok ${hex(v.value)}` : undefined;
   }
-  const errnos: readonly unknown[] = ['EINVAL', 'ENOENT', 'EEXIST', 'EBUSY', 'ERANGE', 'ENOSPC'];
-  return v.ok === false && errnos.includes(v.error) ? `error ${String(v.error)}` : undefined;
+  return v.ok === false && (ERRNOS as readonly unknown[]).includes(v.error) ? `error ${String(v.error)}` : undefined;
 }
 
 /** What one mapping answers for an access ("a 'write' without WRITE: 'permission'"). */
@@ -108,6 +106,7 @@ function answersOf(e: Extent, iova: bigint, access: Access): Translation[] {
   return e.prot & READ ? [pa] : [PERMISSION, pa];
 }
 
+export interface ReferenceIommu extends Methods<'sync'> {}
 export class ReferenceIommu implements Iommu {
   readonly capabilities?: Capabilities;
   private readonly caps: ResolvedCapabilities;
@@ -121,42 +120,12 @@ export class ReferenceIommu implements Iommu {
     if (capabilities !== undefined) this.capabilities = capabilities;
   }
 
-  // ---- The Iommu face: the current state, one deterministic answer per call. ----
-
-  createDomain(id: DomainId, options?: DomainOptions): VoidResult {
-    return this.perform(options === undefined ? { op: 'createDomain', id } : { op: 'createDomain', id, options });
-  }
-  destroyDomain(id: DomainId): VoidResult {
-    return this.perform({ op: 'destroyDomain', id });
-  }
-  attachDevice(device: DeviceId, domain: DomainId): VoidResult {
-    return this.perform({ op: 'attachDevice', device, domain });
-  }
-  detachDevice(device: DeviceId): VoidResult {
-    return this.perform({ op: 'detachDevice', device });
-  }
-  attachPasid(device: DeviceId, pasid: number, domain: DomainId): VoidResult {
-    return this.perform({ op: 'attachPasid', device, pasid, domain });
-  }
-  detachPasid(device: DeviceId, pasid: number): VoidResult {
-    return this.perform({ op: 'detachPasid', device, pasid });
-  }
-  map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): VoidResult {
-    return this.perform({ op: 'map', domain, iova, pa, size, prot });
-  }
-  unmap(domain: DomainId, iova: bigint, size: bigint): Result<bigint> {
-    return this.perform({ op: 'unmap', domain, iova, size });
-  }
-  flush(domain: DomainId): VoidResult {
-    return this.perform({ op: 'flush', domain });
-  }
-  translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
-    return this.allowedTranslations(device, pasid, iova, access)[0];
-  }
+  // ---- The Iommu face (its methods come from the registry, see the end of this file): the
+  // current state, one deterministic answer per call. ----
 
   /** Performs a call: the first applicable error, else the success. */
   perform<C extends Call>(call: C): AnswerOf<C> {
-    if (call.op === 'translate') return this.translate(call.device, call.pasid, call.iova, call.access) as AnswerOf<C>;
+    if (call.op === 'translate') return this.allowedTranslations(call.device, call.pasid, call.iova, call.access)[0] as AnswerOf<C>;
     const { errors } = this.allowedErrors(call);
     return (errors.length > 0 ? { ok: false, error: errors[0] } : this.apply(call)) as AnswerOf<C>;
   }
@@ -165,28 +134,7 @@ export class ReferenceIommu implements Iommu {
 
   /** "Any argument outside its range ... is answered with EINVAL ... argument validity comes first." */
   argumentsValid(call: Call): boolean {
-    const c = this.caps;
-    switch (call.op) {
-      case 'createDomain':
-      case 'destroyDomain':
-        return isDomainId(call.id);
-      case 'flush':
-        return isDomainId(call.domain);
-      case 'attachDevice':
-        return isDeviceId(call.device, c) && isDomainId(call.domain);
-      case 'detachDevice':
-        return isDeviceId(call.device, c);
-      case 'attachPasid':
-        return isDeviceId(call.device, c) && isPasidNumber(call.pasid, c) && isDomainId(call.domain);
-      case 'detachPasid':
-        return isDeviceId(call.device, c) && isPasidNumber(call.pasid, c);
-      case 'map':
-        return isDomainId(call.domain) && isU64(call.iova) && isU64(call.pa) && isU64(call.size) && isProt(call.prot);
-      case 'unmap':
-        return isDomainId(call.domain) && isU64(call.iova) && isU64(call.size);
-      case 'translate':
-        return isDeviceId(call.device, c) && isPasidOrRid(call.pasid, c) && isU64(call.iova) && isAccess(call.access);
-    }
+    return argumentsInRange(call, this.caps);
   }
 
   /**
@@ -392,6 +340,8 @@ export class ReferenceIommu implements Iommu {
     return [...this.ridDomain.values(), ...this.pasidDomain.values()].includes(id);
   }
 }
+
+installMethods(ReferenceIommu.prototype);
 
 const pasidKey = (device: DeviceId, pasid: number): string => `${device}/${pasid}`;
 

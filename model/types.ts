@@ -9,8 +9,12 @@ export type DomainId = number;
 /** Bit mask of READ and WRITE; valid values 1, 2, 3. */
 export type Prot = number;
 export type Access = 'read' | 'write';
-export type Errno = 'EINVAL' | 'ENOENT' | 'EEXIST' | 'EBUSY' | 'ERANGE' | 'ENOSPC';
-export type Fault = 'blocked' | 'not-mapped' | 'permission';
+/** Every error code of the contract. */
+export const ERRNOS = ['EINVAL', 'ENOENT', 'EEXIST', 'EBUSY', 'ERANGE', 'ENOSPC'] as const;
+export type Errno = (typeof ERRNOS)[number];
+/** Every fault of a translation. */
+export const FAULTS = ['blocked', 'not-mapped', 'permission'] as const;
+export type Fault = (typeof FAULTS)[number];
 export type DomainType = 'paging' | 'identity' | 'blocked';
 export type Levels = 3 | 4 | 5;
 export type Invalidation = 'strict' | 'deferred';
@@ -70,24 +74,5 @@ export interface Iommu {
   translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Answer<Translation>;
 }
 
-/** One call of the interface, as data: what the harness generates, prints and replays. */
-export type Call =
-  | { op: 'createDomain'; id: DomainId; options?: DomainOptions }
-  | { op: 'destroyDomain'; id: DomainId }
-  | { op: 'attachDevice'; device: DeviceId; domain: DomainId }
-  | { op: 'detachDevice'; device: DeviceId }
-  | { op: 'attachPasid'; device: DeviceId; pasid: number; domain: DomainId }
-  | { op: 'detachPasid'; device: DeviceId; pasid: number }
-  | { op: 'map'; domain: DomainId; iova: bigint; pa: bigint; size: bigint; prot: Prot }
-  | { op: 'unmap'; domain: DomainId; iova: bigint; size: bigint }
-  | { op: 'flush'; domain: DomainId }
-  | { op: 'translate'; device: DeviceId; pasid: Pasid; iova: bigint; access: Access };
-
-export type Op = Call['op'];
-export type CallOf<O extends Op> = Extract<Call, { op: O }>;
-/** What each call answers. */
-export type AnswerOf<C extends Call> = C extends { op: 'translate' }
-  ? Translation
-  : C extends { op: 'unmap' }
-    ? Result<bigint>
-    : VoidResult;
+// Calls as data (`Call`, `CallOf`, `AnswerOf`, `Op`) are derived from the operation registry.
+export type { AnswerOf, Call, CallOf, Op } from './ops.ts';

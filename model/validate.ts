@@ -6,11 +6,11 @@ import {
   U64_LIMIT,
   type Access,
   type Capabilities,
-  type DomainOptions,
   type Invalidation,
   type Levels,
   type UnmapMode,
 } from './types.ts';
+import { OPTION_FIELDS, hasParam, paramsOf, type Call, type ParamKind } from './ops.ts';
 
 /** Capabilities with every default filled in. */
 export interface ResolvedCapabilities {
@@ -36,8 +36,8 @@ export type DomainConfig =
   | { readonly type: 'blocked' };
 
 const LEVELS: readonly Levels[] = [3, 4, 5];
-const OPTION_KEYS = ['type', 'levels', 'pageSizes', 'invalidation', 'unmap', 'aperture'] as const;
-const PAGING_ONLY_KEYS = ['levels', 'pageSizes', 'invalidation', 'unmap', 'aperture'] as const;
+const OPTION_KEYS: readonly string[] = Object.keys(OPTION_FIELDS);
+const PAGING_ONLY_KEYS: readonly string[] = OPTION_KEYS.filter((k) => OPTION_FIELDS[k as keyof typeof OPTION_FIELDS].pagingOnly);
 
 /** A value, or its default when absent (undefined; null is a value, and a bad one). */
 const orDefault = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
@@ -95,6 +95,28 @@ export const isProt = (x: unknown): x is 1 | 2 | 3 => x === 1 || x === 2 || x ==
 
 export const isAccess = (x: unknown): x is Access => x === 'read' || x === 'write';
 
+/**
+ * The range rule of each parameter kind of the registry (ops.ts). `options` are checked by the
+ * semantics (bad options are one of createDomain's conditions), so any value passes here.
+ */
+const RANGE_RULES: Record<ParamKind, (x: unknown, caps: ResolvedCapabilities) => boolean> = {
+  domain: isDomainId,
+  device: isDeviceId,
+  pasid: isPasidNumber,
+  pasidOrRid: isPasidOrRid,
+  u64: isU64,
+  prot: isProt,
+  access: isAccess,
+  boolean: (x) => typeof x === 'boolean',
+  options: () => true,
+};
+
+/** "Any argument outside its range ... is answered with EINVAL": every parameter of the call in range. */
+export function argumentsInRange(call: Call, caps: ResolvedCapabilities): boolean {
+  const fields = call as unknown as Record<string, unknown>;
+  return paramsOf(call.op).every((p) => !hasParam(call, p) || RANGE_RULES[p.kind](fields[p.name], caps));
+}
+
 /** The largest aperture a domain of `levels` levels can have with these capabilities. */
 export const maxAperture = (levels: Levels, caps: ResolvedCapabilities): bigint =>
   1n << BigInt((caps.canonicalAddresses ? 11 : 12) + 9 * levels);
@@ -113,11 +135,11 @@ export function parseDomainOptions(options: unknown, caps: ResolvedCapabilities)
   // Only the object's own enumerable string keys count, for the key check and the values alike.
   const given: Record<string, unknown> = Object.fromEntries(Object.entries(options));
   const present = Object.keys(given).filter((k) => given[k] !== undefined);
-  if (!present.every((k) => (OPTION_KEYS as readonly string[]).includes(k))) return undefined;
+  if (!present.every((k) => OPTION_KEYS.includes(k))) return undefined;
   const type = orDefault(given.type, 'paging');
   if (type === 'identity' || type === 'blocked') {
     // Paging-only options on an identity or blocked domain are EINVAL.
-    return present.some((k) => (PAGING_ONLY_KEYS as readonly string[]).includes(k)) ? undefined : { type };
+    return present.some((k) => PAGING_ONLY_KEYS.includes(k)) ? undefined : { type };
   }
   if (type !== 'paging') return undefined;
 

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { resolveCapabilities, parseDomainOptions } from '../model/validate.ts';
 import type { Call, Capabilities, DomainOptions, Iommu } from '../model/types.ts';
+import { missingMethods } from '../model/ops.ts';
 import { runArbitrary } from './intents.ts';
 import { forEachInOrder, isPromiseLike, type Maybe } from './invoke.ts';
 import { callsOf, describeSteps, reproTest, type ReproTarget } from './repro.ts';
@@ -69,7 +70,6 @@ function defaultShrinkTimeMs(): number {
   return Number.isInteger(fromEnvironment) && fromEnvironment > 0 ? fromEnvironment : 6_000;
 }
 
-const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'];
 
 /** The first problem with the options, if any. */
 function optionsProblem(o: CheckOptions): string | undefined {
@@ -86,7 +86,7 @@ function optionsProblem(o: CheckOptions): string | undefined {
 /** The implementation the factory gives, checked to have every method of the interface. */
 async function instance(factory: Factory): Promise<Iommu> {
   const iommu: unknown = await factory();
-  const missing = METHODS.filter((m) => typeof (iommu as Record<string, unknown> | null)?.[m] !== 'function');
+  const missing = missingMethods(iommu);
   if (missing.length > 0) throw new Error(`the factory did not give an Iommu: missing ${missing.join(', ')}`);
   return iommu as Iommu;
 }

@@ -1,6 +1,6 @@
 // Calling an implementation under test: any answer, a thrown error, or a promise of either.
-import type { Call, Iommu } from '../model/types.ts';
-import { callArguments } from './format.ts';
+import { dispatch, type Call } from '../model/ops.ts';
+import type { Iommu } from '../model/types.ts';
 
 export type Outcome = { readonly answer: unknown } | { readonly threw: unknown };
 export type Maybe<T> = T | Promise<T>;
@@ -25,8 +25,7 @@ export function forEachInOrder<T>(items: readonly T[], each: (item: T) => Maybe<
 export function invoke(iommu: Iommu, call: Call, timeoutMs: number): Maybe<Outcome> {
   let answer: unknown;
   try {
-    const method = (iommu as unknown as Record<string, (...args: unknown[]) => unknown>)[call.op];
-    answer = method.apply(iommu, callArguments(call));
+    answer = dispatch(iommu, call);
   } catch (threw) {
     return { threw };
   }

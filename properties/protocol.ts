@@ -10,20 +10,21 @@
 // itself without asking the process. Everything that JSON can express is sent as is (negative or
 // fractional numbers, strings in number fields, unknown option keys...) and the implementation
 // must answer it with EINVAL.
+import { ALL_PAGE_SIZES, ERRNOS, FAULTS, U64_LIMIT, type Capabilities, type Errno, type Fault } from '../model/types.ts';
 import {
-  ALL_PAGE_SIZES,
-  U64_LIMIT,
+  CAPABILITY_FIELDS,
+  OPTION_FIELDS,
+  answerShapeOf,
+  hasParam,
+  isOp,
+  paramsOf,
   type AnswerOf,
+  type AnswerShape,
   type Call,
-  type Capabilities,
-  type Errno,
-  type Fault,
-  type Levels,
-} from '../model/types.ts';
+  type ParamKind,
+} from '../model/ops.ts';
 import { resolveCapabilities } from '../model/validate.ts';
 
-export const ERRNOS: readonly Errno[] = ['EINVAL', 'ENOENT', 'EEXIST', 'EBUSY', 'ERANGE', 'ENOSPC'];
-export const FAULTS: readonly Fault[] = ['blocked', 'not-mapped', 'permission'];
 
 /** A call whose arguments the protocol cannot carry; by the contract its answer is EINVAL. */
 export class InexpressibleCall extends Error {
@@ -36,7 +37,6 @@ export class InexpressibleCall extends Error {
 /** A u64 as the protocol spells it: lowercase hex with `0x`. */
 export const hex = (x: bigint): string => '0x' + x.toString(16);
 
-const HEX_RE = /^0x[0-9a-fA-F]{1,16}$/;
 const HEX_ANY_RE = /^0x[0-9a-fA-F]+$/;
 
 /** Parses a protocol hex string into a u64; `undefined` if it is not one. */
@@ -88,57 +88,32 @@ function encodeOptions(options: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options as Record<string, unknown>)) {
     if (v === undefined) continue; // an undefined key counts as absent
-    if (k === 'aperture') out[k] = hexOrThrow('options.aperture', v);
-    else if (k === 'pageSizes') {
-      if (!Array.isArray(v)) throw new InexpressibleCall(`options.pageSizes is a ${describeType(v)}, not an array`);
-      out[k] = v.map((s, i) => hexOrThrow(`options.pageSizes[${i}]`, s));
-    } else if (k === 'type' || k === 'levels' || k === 'invalidation' || k === 'unmap') out[k] = jsonScalar(`options.${k}`, v);
-    else out[k] = jsonAny(`options.${k}`, v);
+    const name = `options.${k}`;
+    const field = Object.prototype.hasOwnProperty.call(OPTION_FIELDS, k) ? OPTION_FIELDS[k as keyof typeof OPTION_FIELDS] : undefined;
+    if (field === undefined) out[k] = jsonAny(name, v); // unknown keys are sent for the implementation to refuse
+    else if (field.wire === 'u64') out[k] = hexOrThrow(name, v);
+    else if (field.wire === 'u64List') {
+      if (!Array.isArray(v)) throw new InexpressibleCall(`${name} is a ${describeType(v)}, not an array`);
+      out[k] = v.map((s, i) => hexOrThrow(`${name}[${i}]`, s));
+    } else out[k] = jsonScalar(name, v);
   }
   return out;
 }
 
+/** Each parameter kind's wire form: u64s as hex strings, options as an object, the rest as JSON scalars. */
+function encodeArgument(kind: ParamKind, name: string, value: unknown): unknown {
+  if (kind === 'u64') return hexOrThrow(name, value);
+  if (kind === 'options') return encodeOptions(value);
+  return jsonScalar(name, value);
+}
+
 /** The request line (no newline) for a call. Throws `InexpressibleCall`, see the module comment. */
 export function encodeRequest(call: Call): string {
-  const c = call as Record<string, unknown> & { op: Call['op'] };
-  const num = (name: string) => jsonScalar(name, c[name]);
-  const u64 = (name: string) => hexOrThrow(name, c[name]);
-  let req: Record<string, unknown>;
-  switch (c.op) {
-    case 'createDomain':
-      req = { op: c.op, id: num('id') };
-      if ('options' in c && c.options !== undefined) req.options = encodeOptions(c.options);
-      break;
-    case 'destroyDomain':
-      req = { op: c.op, id: num('id') };
-      break;
-    case 'attachDevice':
-      req = { op: c.op, device: num('device'), domain: num('domain') };
-      break;
-    case 'detachDevice':
-      req = { op: c.op, device: num('device') };
-      break;
-    case 'attachPasid':
-      req = { op: c.op, device: num('device'), pasid: num('pasid'), domain: num('domain') };
-      break;
-    case 'detachPasid':
-      req = { op: c.op, device: num('device'), pasid: num('pasid') };
-      break;
-    case 'map':
-      req = { op: c.op, domain: num('domain'), iova: u64('iova'), pa: u64('pa'), size: u64('size'), prot: num('prot') };
-      break;
-    case 'unmap':
-      req = { op: c.op, domain: num('domain'), iova: u64('iova'), size: u64('size') };
-      break;
-    case 'flush':
-      req = { op: c.op, domain: num('domain') };
-      break;
-    case 'translate':
-      req = { op: c.op, device: num('device'), pasid: num('pasid'), iova: u64('iova'), access: num('access') };
-      break;
-    default:
-      throw new InexpressibleCall(`unknown op ${JSON.stringify((c as { op: unknown }).op)}`);
-  }
+  const op: unknown = (call as { op?: unknown }).op;
+  if (!isOp(op)) throw new InexpressibleCall(`unknown op ${JSON.stringify(op)}`);
+  const fields = call as unknown as Record<string, unknown>;
+  const req: Record<string, unknown> = { op };
+  for (const p of paramsOf(op)) if (hasParam(call, p)) req[p.name] = encodeArgument(p.kind, p.name, fields[p.name]);
   return JSON.stringify(req);
 }
 
@@ -163,15 +138,30 @@ function keysProblem(obj: Record<string, unknown>, allowed: readonly string[]): 
   return extra.length ? `unexpected key${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')}` : undefined;
 }
 
-const shapesOf = (op: Call['op']): string => {
-  switch (op) {
-    case 'translate':
-      return '{"ok":true,"pa":"0x..."}, {"ok":false,"fault":"blocked|not-mapped|permission"} or {"ok":false,"error":"EINVAL"}';
-    case 'unmap':
-      return '{"ok":true,"value":"0x..."} or {"ok":false,"error":"<Errno>"}';
-    default:
-      return '{"ok":true} or {"ok":false,"error":"<Errno>"}';
-  }
+const SHAPES: Record<AnswerShape, string> = {
+  translation: '{"ok":true,"pa":"0x..."}, {"ok":false,"fault":"blocked|not-mapped|permission"} or {"ok":false,"error":"EINVAL"}',
+  bytes: '{"ok":true,"value":"0x..."} or {"ok":false,"error":"<Errno>"}',
+  void: '{"ok":true} or {"ok":false,"error":"<Errno>"}',
+};
+
+/** A u64 field of a success: present and a hex string. */
+function u64Field<T>(o: Record<string, unknown>, key: string, what: string, wrong: (w: string) => Decoded<T>, make: (v: bigint) => T): Decoded<T> {
+  const extra = keysProblem(o, ['ok', key]);
+  if (extra) return wrong(extra);
+  if (!(key in o)) return wrong(`"${key}"${what} is missing`);
+  const v = parseHex(o[key]);
+  if (v === undefined) return bad(`"${key}" is ${JSON.stringify(o[key])}, not a hex string of a u64 like "0x1000"`);
+  return { ok: true, answer: make(v) };
+}
+
+/** The success answer of each shape. */
+const SUCCESS_DECODERS: Record<AnswerShape, (o: Record<string, unknown>, wrong: (w: string) => Decoded<unknown>) => Decoded<unknown>> = {
+  translation: (o, wrong) => u64Field(o, 'pa', '', wrong, (pa) => ({ ok: true, pa })),
+  bytes: (o, wrong) => u64Field(o, 'value', ' (bytes unmapped)', wrong, (value) => ({ ok: true, value })),
+  void: (o, wrong) => {
+    const extra = keysProblem(o, ['ok', 'value']);
+    return extra ? wrong(extra) : { ok: true, answer: { ok: true } };
+  },
 };
 
 /**
@@ -184,42 +174,22 @@ export function decodeResponse<C extends Call>(call: C, line: string): Decoded<A
   const parsed = parseObject(line);
   if (!parsed.ok) return bad(parsed.problem);
   const o = parsed.obj;
-  const op = call.op;
-  const wrong = (what: string): Decoded<AnswerOf<C>> => bad(`${what}; expected ${shapesOf(op)}`);
+  const shape = answerShapeOf(call.op);
+  const wrong = (what: string): Decoded<AnswerOf<C>> => bad(`${what}; expected ${SHAPES[shape]}`);
   if (typeof o.ok !== 'boolean') return wrong('"ok" is missing or not a boolean');
-  if (o.ok) {
-    if (op === 'translate') {
-      const extra = keysProblem(o, ['ok', 'pa']);
-      if (extra) return wrong(extra);
-      if (!('pa' in o)) return wrong('"pa" is missing');
-      const pa = parseHex(o.pa);
-      if (pa === undefined) return bad(`"pa" is ${JSON.stringify(o.pa)}, not a hex string of a u64 like "0x1000"`);
-      return { ok: true, answer: { ok: true, pa } as AnswerOf<C> };
-    }
-    if (op === 'unmap') {
-      const extra = keysProblem(o, ['ok', 'value']);
-      if (extra) return wrong(extra);
-      if (!('value' in o)) return wrong('"value" (bytes unmapped) is missing');
-      const value = parseHex(o.value);
-      if (value === undefined) return bad(`"value" is ${JSON.stringify(o.value)}, not a hex string of a u64 like "0x1000"`);
-      return { ok: true, answer: { ok: true, value } as AnswerOf<C> };
-    }
-    const extra = keysProblem(o, ['ok', 'value']);
-    if (extra) return wrong(extra);
-    return { ok: true, answer: { ok: true } as AnswerOf<C> };
-  }
+  if (o.ok) return SUCCESS_DECODERS[shape](o, wrong as (w: string) => Decoded<unknown>) as Decoded<AnswerOf<C>>;
   // ok: false
-  if (op === 'translate' && 'fault' in o) {
+  if (shape === 'translation' && 'fault' in o) {
     const extra = keysProblem(o, ['ok', 'fault']);
     if (extra) return wrong(extra);
-    if (!FAULTS.includes(o.fault as Fault)) return bad(`unknown fault ${JSON.stringify(o.fault)}; expected one of ${FAULTS.join(', ')}`);
+    if (!(FAULTS as readonly unknown[]).includes(o.fault)) return bad(`unknown fault ${JSON.stringify(o.fault)}; expected one of ${FAULTS.join(', ')}`);
     return { ok: true, answer: { ok: false, fault: o.fault as Fault } as AnswerOf<C> };
   }
   const extra = keysProblem(o, ['ok', 'error']);
   if (extra) return wrong(extra);
-  if (!('error' in o)) return wrong(op === 'translate' ? '"fault" or "error" is missing' : '"error" is missing');
-  if (!ERRNOS.includes(o.error as Errno)) return bad(`unknown errno ${JSON.stringify(o.error)}; expected one of ${ERRNOS.join(', ')}`);
-  if (op === 'translate' && o.error !== 'EINVAL')
+  if (!('error' in o)) return wrong(shape === 'translation' ? '"fault" or "error" is missing' : '"error" is missing');
+  if (!(ERRNOS as readonly unknown[]).includes(o.error)) return bad(`unknown errno ${JSON.stringify(o.error)}; expected one of ${ERRNOS.join(', ')}`);
+  if (shape === 'translation' && o.error !== 'EINVAL')
     return bad(`translate may only answer the error EINVAL, not ${JSON.stringify(o.error)}; a failed translation is a "fault"`);
   return { ok: true, answer: { ok: false, error: o.error as Errno } as AnswerOf<C> };
 }
@@ -245,39 +215,36 @@ export function decodeCapabilities(line: string): Decoded<Capabilities | undefin
   const v = o.value;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(`"value" is ${describeType(v)}, expected an object of capabilities`);
   const raw = v as Record<string, unknown>;
-  const extraCaps = keysProblem(raw, ['deviceIdBits', 'pasidBits', 'maxDomains', 'levels', 'pageSizes', 'canonicalAddresses']);
+  const extraCaps = keysProblem(raw, Object.keys(CAPABILITY_FIELDS));
   if (extraCaps) return bad(`capabilities: ${extraCaps}`);
-  const caps: Capabilities = {};
-  for (const k of ['deviceIdBits', 'pasidBits', 'maxDomains'] as const) {
-    if (raw[k] === undefined || raw[k] === null) continue;
-    if (typeof raw[k] !== 'number') return bad(`capabilities.${k} is ${JSON.stringify(raw[k])}, not a number`);
-    caps[k] = raw[k] as number;
-  }
-  if (raw.levels !== undefined && raw.levels !== null) {
-    if (!Array.isArray(raw.levels)) return bad(`capabilities.levels is ${JSON.stringify(raw.levels)}, not an array`);
-    caps.levels = raw.levels as Levels[];
-  }
-  if (raw.pageSizes !== undefined && raw.pageSizes !== null) {
-    if (!Array.isArray(raw.pageSizes)) return bad(`capabilities.pageSizes is ${JSON.stringify(raw.pageSizes)}, not an array`);
-    const sizes: bigint[] = [];
-    for (const s of raw.pageSizes) {
-      const b = parseHex(s);
-      if (b === undefined || !ALL_PAGE_SIZES.includes(b))
-        return bad(`capabilities.pageSizes holds ${JSON.stringify(s)}; expected hex strings among "0x1000", "0x200000", "0x40000000"`);
-      sizes.push(b);
+  const caps: Record<string, unknown> = {};
+  for (const [k, type] of Object.entries(CAPABILITY_FIELDS)) {
+    const v = raw[k];
+    if (v === undefined || v === null) continue;
+    if (type === 'u64List') {
+      if (!Array.isArray(v)) return bad(`capabilities.${k} is ${JSON.stringify(v)}, not an array`);
+      const sizes: bigint[] = [];
+      for (const s of v) {
+        const b = parseHex(s);
+        if (b === undefined || !ALL_PAGE_SIZES.includes(b))
+          return bad(`capabilities.${k} holds ${JSON.stringify(s)}; expected hex strings among "0x1000", "0x200000", "0x40000000"`);
+        sizes.push(b);
+      }
+      caps[k] = sizes;
+    } else if (type === 'numberList') {
+      if (!Array.isArray(v)) return bad(`capabilities.${k} is ${JSON.stringify(v)}, not an array`);
+      caps[k] = v;
+    } else {
+      if (typeof v !== type) return bad(`capabilities.${k} is ${JSON.stringify(v)}, not a ${type}`);
+      caps[k] = v;
     }
-    caps.pageSizes = sizes;
-  }
-  if (raw.canonicalAddresses !== undefined && raw.canonicalAddresses !== null) {
-    if (typeof raw.canonicalAddresses !== 'boolean') return bad(`capabilities.canonicalAddresses is ${JSON.stringify(raw.canonicalAddresses)}, not a boolean`);
-    caps.canonicalAddresses = raw.canonicalAddresses;
   }
   try {
     resolveCapabilities(caps);
   } catch (e) {
     return bad((e as Error).message);
   }
-  return { ok: true, answer: caps };
+  return { ok: true, answer: caps as Capabilities };
 }
 
 // ---- Calls as data, for traces on disk (counterexample.json) ------------------------------------
@@ -313,39 +280,4 @@ export function fromTraceJson(value: unknown): unknown {
     return out;
   }
   return value;
-}
-
-/** A call in the TypeScript spelling, for messages: `map(1, 0x1000n, 0x200000n, 0x1000n, 3)`. */
-export function formatCall(call: Call): string {
-  const f = (x: unknown): string => {
-    if (typeof x === 'bigint') return (x < 0n ? '-0x' + (-x).toString(16) : hex(x)) + 'n';
-    if (x === undefined) return 'undefined';
-    if (typeof x === 'number') return Number.isFinite(x) ? String(x) : String(x);
-    if (Array.isArray(x)) return '[' + x.map(f).join(', ') + ']';
-    if (typeof x === 'object' && x !== null)
-      return '{ ' + Object.entries(x).map(([k, v]) => `${k}: ${f(v)}`).join(', ') + ' }';
-    return JSON.stringify(x);
-  };
-  const c = call as Record<string, unknown>;
-  const args: Record<Call['op'], string[]> = {
-    createDomain: ['id', 'options'],
-    destroyDomain: ['id'],
-    attachDevice: ['device', 'domain'],
-    detachDevice: ['device'],
-    attachPasid: ['device', 'pasid', 'domain'],
-    detachPasid: ['device', 'pasid'],
-    map: ['domain', 'iova', 'pa', 'size', 'prot'],
-    unmap: ['domain', 'iova', 'size'],
-    flush: ['domain'],
-    translate: ['device', 'pasid', 'iova', 'access'],
-  };
-  let names = args[call.op] ?? Object.keys(c).filter((k) => k !== 'op');
-  if (call.op === 'createDomain' && !('options' in c)) names = ['id'];
-  return `${call.op}(${names.map((n) => f(c[n])).join(', ')})`;
-}
-
-/** An answer in the TypeScript spelling: `{ ok: true, pa: 0x201000n }`. */
-export function formatAnswer(answer: unknown): string {
-  if (typeof answer !== 'object' || answer === null) return String(answer);
-  return '{ ' + Object.entries(answer).map(([k, v]) => `${k}: ${typeof v === 'bigint' ? hex(v) + 'n' : JSON.stringify(v)}`).join(', ') + ' }';
 }

@@ -5,21 +5,8 @@
 // next `reset()` starts a fresh one (the harness replays sequences while shrinking).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import type {
-  Access,
-  AnswerOf,
-  Call,
-  Capabilities,
-  DeviceId,
-  DomainId,
-  DomainOptions,
-  Iommu,
-  Pasid,
-  Prot,
-  Result,
-  Translation,
-  VoidResult,
-} from '../model/types.ts';
+import { installMethods, type AnswerOf, type Call, type Methods } from '../model/ops.ts';
+import type { Capabilities, Iommu } from '../model/types.ts';
 import {
   CAPABILITIES_REQUEST,
   RESET_REQUEST,
@@ -214,6 +201,7 @@ class Channel {
 }
 
 /** An Iommu implemented by an executable speaking the JSON Lines protocol. */
+export interface SubprocessIommu extends Methods<'async'> {}
 export class SubprocessIommu implements Iommu {
   capabilities?: Capabilities;
   private channel: Channel;
@@ -358,34 +346,10 @@ export class SubprocessIommu implements Iommu {
     return this.channel.child.pid;
   }
 
-  createDomain(id: DomainId, options?: DomainOptions): Promise<VoidResult> {
-    return this.call(options === undefined ? { op: 'createDomain', id } : { op: 'createDomain', id, options });
-  }
-  destroyDomain(id: DomainId): Promise<VoidResult> {
-    return this.call({ op: 'destroyDomain', id });
-  }
-  attachDevice(device: DeviceId, domain: DomainId): Promise<VoidResult> {
-    return this.call({ op: 'attachDevice', device, domain });
-  }
-  detachDevice(device: DeviceId): Promise<VoidResult> {
-    return this.call({ op: 'detachDevice', device });
-  }
-  attachPasid(device: DeviceId, pasid: number, domain: DomainId): Promise<VoidResult> {
-    return this.call({ op: 'attachPasid', device, pasid, domain });
-  }
-  detachPasid(device: DeviceId, pasid: number): Promise<VoidResult> {
-    return this.call({ op: 'detachPasid', device, pasid });
-  }
-  map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): Promise<VoidResult> {
-    return this.call({ op: 'map', domain, iova, pa, size, prot });
-  }
-  unmap(domain: DomainId, iova: bigint, size: bigint): Promise<Result<bigint>> {
-    return this.call({ op: 'unmap', domain, iova, size });
-  }
-  flush(domain: DomainId): Promise<VoidResult> {
-    return this.call({ op: 'flush', domain });
-  }
-  translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Promise<Translation> {
-    return this.call({ op: 'translate', device, pasid, iova, access });
+  /** The interface's methods (installed from the registry below) all come here. */
+  perform<C extends Call>(call: C): Promise<AnswerOf<C>> {
+    return this.call(call);
   }
 }
+
+installMethods(SubprocessIommu.prototype);

@@ -5,11 +5,11 @@ import {
   decodeCapabilities,
   decodeResponse,
   encodeRequest,
-  formatCall,
   fromTraceJson,
   InexpressibleCall,
   toTraceJson,
 } from '../properties/protocol.ts';
+import { formatCall } from '../properties/format.ts';
 import { AdapterError, SubprocessIommu } from '../properties/subprocess.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-process.mjs', import.meta.url));

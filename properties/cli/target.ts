@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Iommu } from '../../model/types.ts';
+import { missingMethods } from '../../model/ops.ts';
 import { AdapterError, SubprocessIommu } from '../subprocess.ts';
 
 export type TargetSpec =
@@ -30,7 +31,6 @@ export interface OpenTarget {
   close(): Promise<void>;
 }
 
-export const METHODS = ['createDomain', 'destroyDomain', 'attachDevice', 'detachDevice', 'attachPasid', 'detachPasid', 'map', 'unmap', 'flush', 'translate'] as const;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -41,8 +41,6 @@ function specifier(file: string, fromDir: string): string {
   return isAbsolute(rel) ? pathToFileURL(file).href : rel;
 }
 
-const missingMethods = (x: unknown): string[] =>
-  METHODS.filter((m) => typeof (x as Record<string, unknown> | null | undefined)?.[m] !== 'function');
 
 const isClass = (f: Function): boolean => /^class[\s{]/.test(Function.prototype.toString.call(f));
 
