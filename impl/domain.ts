@@ -1,5 +1,6 @@
 // The state of one domain. One class for every type, so that the hot path stays monomorphic.
 import type { DomainConfig } from '../model/validate.ts';
+import { IntervalSet } from './interval-set.ts';
 
 export const PAGING = 0;
 export const IDENTITY = 1;
@@ -33,13 +34,11 @@ export class Domain {
   /** IOTLB entries of this domain per leaf level (0: 4K, 1: 2M, 2: 1G). */
   readonly tlbN = new Int32Array(3);
 
-  /** Deferred invalidation queue: PFN ranges [qa[i], qb[i]) unmapped since the last flush. */
-  qa: number[] = [];
-  qb: number[] = [];
+  /** Deferred invalidation queue: the PFN ranges unmapped since the last flush, in that order. */
+  readonly flushQueue = new IntervalSet();
 
-  /** 'whole' domains: map-call extents [extA[i], extB[i]), sorted and disjoint, in PFNs. */
-  extA: number[] = [];
-  extB: number[] = [];
+  /** 'whole' domains: the PFN ranges of the map calls, sorted and disjoint. */
+  readonly extents = new IntervalSet();
 
   constructor(
     readonly id: number,

@@ -83,30 +83,6 @@ const F_BLOCKED: Translation = Object.freeze({ ok: false as const, fault: 'block
 const F_NOT_MAPPED: Translation = Object.freeze({ ok: false as const, fault: 'not-mapped' as const });
 const F_PERMISSION: Translation = Object.freeze({ ok: false as const, fault: 'permission' as const });
 
-/** First index i with xs[i] > x (xs sorted ascending). */
-function upperBound(xs: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! > x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/** First index i with xs[i] >= x (xs sorted ascending). */
-function lowerBound(xs: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! >= x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
 export class FastIommu implements Iommu {
   declare readonly capabilities?: Capabilities;
   private readonly caps: ResolvedCapabilities;
@@ -161,8 +137,7 @@ export class FastIommu implements Iommu {
     if (d === undefined) return ENOENT;
     if (d.attached !== 0) return EBUSY;
     this.tlb.invalidateDomain(d);
-    d.qa.length = 0;
-    d.qb.length = 0;
+    d.flushQueue.clear();
     if (d.kind === PAGING) {
       freeTree(this.arena, d.root, d.levels - 1);
       d.root = -1;
@@ -235,16 +210,7 @@ export class FastIommu implements Iommu {
     if (anyMapped(this.arena, d.root, top, 0, a, b)) return EEXIST;
     mapRange(this.arena, d.root, top, 0, a, b, Number(pa >> 12n) - a, prot, d.leafOk);
     d.mappedPages += n;
-    if (d.whole) {
-      const i = lowerBound(d.extA, a);
-      if (i === d.extA.length) {
-        d.extA.push(a);
-        d.extB.push(b);
-      } else {
-        d.extA.splice(i, 0, a);
-        d.extB.splice(i, 0, b);
-      }
-    }
+    if (d.whole) d.extents.insertSorted(a, b);
     return OK;
   }
 
@@ -260,19 +226,17 @@ export class FastIommu implements Iommu {
     let pages = 0;
     if (d.whole) {
       // The range may not cut through a map call's extent.
-      const A = d.extA;
-      const B = d.extB;
-      const i = upperBound(B, a); // first extent ending after a
-      if (i < A.length && A[i]! < a) return EINVAL;
-      const j = lowerBound(A, b); // first extent starting at or after b
-      if (j > i && B[j - 1]! > b) return EINVAL;
+      const ext = d.extents;
+      const i = ext.firstEndingAfter(a);
+      if (i < ext.size && ext.start(i) < a) return EINVAL;
+      const j = ext.firstStartingAtOrAfter(b);
+      if (j > i && ext.end(j - 1) > b) return EINVAL;
       if (j > i) {
         // Leaves never straddle extents, so unmapping an extent exactly never splits.
-        for (let k = i; k < j; k++) pages += unmapRange(this.arena, d.root, top, 0, A[k]!, B[k]!);
-        a = A[i]!;
-        b = B[j - 1]!;
-        A.splice(i, j - i);
-        B.splice(i, j - i);
+        for (let k = i; k < j; k++) pages += unmapRange(this.arena, d.root, top, 0, ext.start(k), ext.end(k));
+        a = ext.start(i);
+        b = ext.end(j - 1);
+        ext.removeRange(i, j);
       }
     } else {
       pages = unmapRange(this.arena, d.root, top, 0, a, b);
@@ -292,19 +256,15 @@ export class FastIommu implements Iommu {
       this.tlb.invalidateRange(d, a, b);
       return;
     }
-    const n = d.qa.length;
-    if (n !== 0 && d.qb[n - 1]! >= a && d.qa[n - 1]! <= b) {
-      if (a < d.qa[n - 1]!) d.qa[n - 1] = a;
-      if (b > d.qb[n - 1]!) d.qb[n - 1] = b;
-    } else if (n >= FLUSH_QUEUE_SIZE) {
+    const q = d.flushQueue;
+    if (q.mergeLast(a, b)) return;
+    if (q.size >= FLUSH_QUEUE_SIZE) {
       // Queue full: complete every pending invalidation of the domain now (this one included).
       this.tlb.invalidateDomain(d);
-      d.qa.length = 0;
-      d.qb.length = 0;
+      q.clear();
       this.fqOverflows++;
     } else {
-      d.qa.push(a);
-      d.qb.push(b);
+      q.push(a, b);
     }
   }
 
@@ -312,9 +272,9 @@ export class FastIommu implements Iommu {
     if (!isDomainId(domain)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
-    for (let i = 0; i < d.qa.length; i++) this.tlb.invalidateRange(d, d.qa[i]!, d.qb[i]!);
-    d.qa.length = 0;
-    d.qb.length = 0;
+    const q = d.flushQueue;
+    for (let i = 0; i < q.size; i++) this.tlb.invalidateRange(d, q.start(i), q.end(i));
+    q.clear();
     return OK;
   }
 
@@ -417,7 +377,7 @@ export class FastIommu implements Iommu {
     let pending = 0;
     for (const d of this.domains.values()) {
       mappedPages += d.mappedPages;
-      pending += d.qa.length;
+      pending += d.flushQueue.size;
     }
     return {
       domains: this.domains.size,

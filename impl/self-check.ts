@@ -3,6 +3,7 @@
 // changes nothing.
 import type { Domain } from './domain.ts';
 import { FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
+import type { IntervalSet } from './interval-set.ts';
 import type { Iotlb } from './iotlb.ts';
 import { ENTRIES, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf } from './pagetable.ts';
 
@@ -70,20 +71,20 @@ export function checkInvariants(state: SelfCheckState): string[] {
     if (d.kind !== PAGING) {
       if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
       if (d.tlbN[0] + d.tlbN[1] + d.tlbN[2] !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
-      if (d.qa.length !== 0) problems.push(`${name}: non-paging domain has queued invalidations`);
+      if (d.flushQueue.size !== 0) problems.push(`${name}: non-paging domain has queued invalidations`);
       continue;
     }
     const leaves: number[] | null = d.whole ? [] : null; // pairs: level, first pfn (in IOVA order)
     const mapped = checkTable(ar, d, d.root, d.levels - 1, 0, true, seen, freeSet, leaves, problems, name);
     if (mapped !== d.mappedPages) problems.push(`${name}: ${mapped} pages mapped, ${d.mappedPages} counted`);
-    if (d.qa.length !== d.qb.length) problems.push(`${name}: flush queue arrays differ in length`);
-    if (!d.deferred && d.qa.length !== 0) problems.push(`${name}: strict domain has queued invalidations`);
-    if (d.qa.length > FLUSH_QUEUE_SIZE) problems.push(`${name}: flush queue over its size`);
-    for (let i = 0; i < d.qa.length; i++)
-      if (!(d.qa[i]! < d.qb[i]! && d.qa[i]! >= 0 && d.qb[i]! <= d.aperturePfn))
-        problems.push(`${name}: bad queued range [${d.qa[i]}, ${d.qb[i]})`);
-    if (leaves !== null) checkExtents(d, leaves, mapped, problems, name);
-    else if (d.extA.length !== 0) problems.push(`${name}: 'split' domain records extents`);
+    const q = d.flushQueue;
+    if (!d.deferred && q.size !== 0) problems.push(`${name}: strict domain has queued invalidations`);
+    if (q.size > FLUSH_QUEUE_SIZE) problems.push(`${name}: flush queue over its size`);
+    for (let i = 0; i < q.size; i++)
+      if (!(q.start(i) < q.end(i) && q.start(i) >= 0 && q.end(i) <= d.aperturePfn))
+        problems.push(`${name}: bad queued range [${q.start(i)}, ${q.end(i)})`);
+    if (leaves !== null) checkExtents(d.extents, leaves, mapped, problems, name);
+    else if (d.extents.size !== 0) problems.push(`${name}: 'split' domain records extents`);
   }
   if (seen.size !== ar.used)
     problems.push(`arena: ${ar.used} table pages in use but ${seen.size} reachable (leak or double use)`);
@@ -197,15 +198,12 @@ function checkTable(
   return mapped;
 }
 
-function checkExtents(d: Domain, leaves: readonly number[], mapped: number, problems: string[], name: string): void {
-  const A = d.extA;
-  const B = d.extB;
-  if (A.length !== B.length) problems.push(`${name}: extent arrays differ in length`);
+function checkExtents(ext: IntervalSet, leaves: readonly number[], mapped: number, problems: string[], name: string): void {
   let sum = 0;
-  for (let i = 0; i < A.length; i++) {
-    if (!(A[i]! < B[i]!)) problems.push(`${name}: empty extent ${i}`);
-    if (i > 0 && A[i]! < B[i - 1]!) problems.push(`${name}: extents ${i - 1} and ${i} overlap or are unsorted`);
-    sum += B[i]! - A[i]!;
+  for (let i = 0; i < ext.size; i++) {
+    if (!(ext.start(i) < ext.end(i))) problems.push(`${name}: empty extent ${i}`);
+    if (i > 0 && ext.start(i) < ext.end(i - 1)) problems.push(`${name}: extents ${i - 1} and ${i} overlap or are unsorted`);
+    sum += ext.end(i) - ext.start(i);
   }
   if (sum !== mapped) problems.push(`${name}: extents hold ${sum} pages, the table ${mapped}`);
   // Leaves come in IOVA order: walk them along the extents.
@@ -213,8 +211,8 @@ function checkExtents(d: Domain, leaves: readonly number[], mapped: number, prob
   for (let k = 0; k < leaves.length; k += 2) {
     const first = leaves[k + 1]!;
     const last = first + SPAN[leaves[k]!]!;
-    while (x < A.length && B[x]! <= first) x++;
-    if (!(x < A.length && A[x]! <= first && last <= B[x]!))
+    while (x < ext.size && ext.end(x) <= first) x++;
+    if (!(x < ext.size && ext.start(x) <= first && last <= ext.end(x)))
       problems.push(`${name}: leaf at pfn 0x${first.toString(16)} not inside one map extent`);
   }
 }
@@ -277,21 +275,9 @@ function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: numbe
   });
   if (at < r1) bad.push(at, r1);
   for (let k = 0; k < bad.length; k += 2) {
-    if (!queued(d, bad[k]!, bad[k + 1]!)) {
+    if (!d.flushQueue.covers(bad[k]!, bad[k + 1]!)) {
       problems.push(`${where}: stale for pfns [0x${bad[k]!.toString(16)}, 0x${bad[k + 1]!.toString(16)}) with no pending invalidation`);
       return;
     }
   }
-}
-
-/** Whether [a, b) lies inside the union of the domain's queued ranges. */
-function queued(d: Domain, a: number, b: number): boolean {
-  const order = d.qa.map((_, i) => i).sort((x, y) => d.qa[x]! - d.qa[y]!);
-  let at = a;
-  for (const i of order) {
-    if (d.qa[i]! > at) break;
-    if (d.qb[i]! > at) at = d.qb[i]!;
-    if (at >= b) return true;
-  }
-  return false;
 }
