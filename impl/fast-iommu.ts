@@ -345,7 +345,7 @@ export class FastIommu implements Iommu {
       }
       if (s >= 0) {
         tlb.hits++;
-        const e = tlb.slotPte[s]!;
+        const e = tlb.pteAt(s);
         if ((e & need) === 0) return F_PERMISSION;
         return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
       }

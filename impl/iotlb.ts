@@ -9,6 +9,10 @@
 // invalidation are reused first. Capacity 0 disables the cache; Infinity never evicts (the arrays
 // grow instead). Each domain counts its entries per level, so that lookups skip empty levels and
 // domain invalidation costs nothing for a domain with nothing cached.
+//
+// The slot arrays and the hash table are private: FastIommu reads a hit's PTE through pteAt and
+// the self-check reads the entries through forEachEntry. Only the self-check's tests reach the
+// private fields (by a cast), to corrupt them on purpose.
 import type { Domain } from './domain.ts';
 import { SPAN } from './pagetable.ts';
 
@@ -18,20 +22,20 @@ const PROBE_LIMIT = 64;
 export class Iotlb {
   /** Slots allocated (array length) and handed out (bump pointer). */
   private nslots = 0;
-  used = 0;
+  private used = 0;
   /** Per slot: owner (undefined when free), tag, level, frame, cached PTE and home bucket. */
-  slotDom: (Domain | undefined)[] = [];
-  slotTag: Float64Array = new Float64Array(0);
-  slotLevel: Uint8Array = new Uint8Array(0);
-  slotFrame: Float64Array = new Float64Array(0);
-  slotPte: Float64Array = new Float64Array(0);
+  private readonly slotDom: (Domain | undefined)[] = [];
+  private slotTag: Float64Array = new Float64Array(0);
+  private slotLevel: Uint8Array = new Uint8Array(0);
+  private slotFrame: Float64Array = new Float64Array(0);
+  private slotPte: Float64Array = new Float64Array(0);
   private slotHome: Int32Array = new Int32Array(0);
   /** Hash buckets: slot + 1, or 0 when empty. */
-  buckets: Int32Array = new Int32Array(2);
+  private buckets: Int32Array = new Int32Array(2);
   private mask = 1;
   /** 32 - log2(buckets). */
   private shift = 31;
-  readonly freeSlots: number[] = [];
+  private readonly freeSlots: number[] = [];
   private hand = 0;
   hits = 0;
   misses = 0;
@@ -65,6 +69,19 @@ export class Iotlb {
       const s = v - 1;
       if (this.slotFrame[s] === frame && this.slotLevel[s] === level && this.slotTag[s] === tag) return s;
       i = (i + 1) & mask;
+    }
+  }
+
+  /** The PTE cached in slot `s` (a slot that `find` returned). */
+  pteAt(s: number): number {
+    return this.slotPte[s]!;
+  }
+
+  /** Calls `fn` with each entry held: its slot, domain, level, frame and cached PTE. */
+  forEachEntry(fn: (slot: number, d: Domain, level: number, frame: number, pte: number) => void): void {
+    for (let s = 0; s < this.used; s++) {
+      const d = this.slotDom[s];
+      if (d !== undefined) fn(s, d, this.slotLevel[s]!, this.slotFrame[s]!, this.slotPte[s]!);
     }
   }
 

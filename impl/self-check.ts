@@ -224,23 +224,20 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
   const lookups = tlb.capacity === 0 ? tlb.hits + tlb.misses === 0 : state.walks === tlb.misses && tlb.hits >= 0;
   if (!lookups) problems.push(`iotlb: ${tlb.hits} hits, ${tlb.misses} misses and ${state.walks} walks do not add up`);
   const counts = new Map<Domain, number[]>();
-  for (let s = 0; s < tlb.used; s++) {
-    const d = tlb.slotDom[s];
-    if (d === undefined) continue;
+  tlb.forEachEntry((s, d, l, frame, pte) => {
     if (state.domains.get(d.id) !== d) {
       problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
-      continue;
+      return;
     }
-    const l = tlb.slotLevel[s]!;
     if (l > 2) {
       problems.push(`iotlb: slot ${s} has level ${l}`);
-      continue;
+      return;
     }
     const c = counts.get(d) ?? [0, 0, 0];
     c[l]!++;
     counts.set(d, c);
-    checkEntry(state.arena, d, l, tlb.slotFrame[s]!, tlb.slotPte[s]!, problems);
-  }
+    checkEntry(state.arena, d, l, frame, pte, problems);
+  });
   for (const d of state.domains.values()) {
     const c = counts.get(d) ?? [0, 0, 0];
     for (let l = 0; l < 3; l++)

@@ -62,7 +62,7 @@ describe('FastIommu IOTLB structure', () => {
         let pte = 1;
         const holds = (e: Entry): boolean => {
           const slot = tlb.find(doms[e.d]!.tag, e.level, e.frame);
-          return slot >= 0 && tlb.slotPte[slot] === e.pte;
+          return slot >= 0 && tlb.pteAt(slot) === e.pte;
         };
         const insert = (d: number, level: number, frame: number): void => {
           if (tlb.find(doms[d]!.tag, level, frame) >= 0) return; // the IOMMU inserts only after a miss
