@@ -1,5 +1,5 @@
 // The state of one domain. One class for every type, so that the hot path stays monomorphic.
-import type { DomainConfig } from '../model/validate.ts';
+import type { DomainConfig } from './arguments.ts';
 import { IntervalSet } from './interval-set.ts';
 
 export const PAGING = 0;

@@ -21,17 +21,17 @@ import {
   type VoidResult,
 } from '../model/types.ts';
 import {
-  isAccess,
-  isDeviceId,
-  isDomainId,
-  isPasidNumber,
-  isPasidOrRid,
-  isProt,
-  isU64,
   parseDomainOptions,
   resolveCapabilities,
-  type ResolvedCapabilities,
-} from '../model/validate.ts';
+  validAccess,
+  validDevice,
+  validDomainId,
+  validPasid,
+  validProt,
+  validStream,
+  validU64,
+  type HwCapabilities,
+} from './arguments.ts';
 import { BLOCKED, Domain, FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
 import { Iotlb } from './iotlb.ts';
 import { ENTRIES, PTE_LEAF, SPAN, TableArena, anyMapped, freeTree, mapRange, unmapRange } from './pagetable.ts';
@@ -85,7 +85,7 @@ const F_PERMISSION: Translation = Object.freeze({ ok: false as const, fault: 'pe
 
 export class FastIommu implements Iommu {
   declare readonly capabilities?: Capabilities;
-  private readonly caps: ResolvedCapabilities;
+  private readonly caps: HwCapabilities;
   private readonly domains = new Map<number, Domain>();
   /** Context tables: device -> RID domain; device -> PASID -> domain. */
   private readonly rid = new Map<number, Domain>();
@@ -109,8 +109,8 @@ export class FastIommu implements Iommu {
     if (typeof size !== 'number' || !(size >= 0) || !(Number.isInteger(size) || size === Number.POSITIVE_INFINITY))
       throw new TypeError('iotlbSize must be a non-negative integer or Infinity');
     this.caps = resolveCapabilities(options.capabilities);
-    this.deviceLimit = 2 ** this.caps.deviceIdBits;
-    this.pasidLimit = 2 ** this.caps.pasidBits;
+    this.deviceLimit = this.caps.deviceLimit;
+    this.pasidLimit = this.caps.pasidLimit;
     if (options.capabilities !== undefined) {
       Object.defineProperty(this, 'capabilities', { value: options.capabilities, enumerable: true });
     }
@@ -120,7 +120,7 @@ export class FastIommu implements Iommu {
   // ---------------------------------------------------------------- domains
 
   createDomain(id: DomainId, options?: DomainOptions): VoidResult {
-    if (!isDomainId(id)) return EINVAL;
+    if (!validDomainId(id)) return EINVAL;
     const config = parseDomainOptions(options, this.caps);
     if (config === undefined) return EINVAL;
     if (this.domains.has(id)) return EEXIST;
@@ -132,7 +132,7 @@ export class FastIommu implements Iommu {
   }
 
   destroyDomain(id: DomainId): VoidResult {
-    if (!isDomainId(id)) return EINVAL;
+    if (!validDomainId(id)) return EINVAL;
     const d = this.domains.get(id);
     if (d === undefined) return ENOENT;
     if (d.attached !== 0) return EBUSY;
@@ -149,7 +149,7 @@ export class FastIommu implements Iommu {
   // ---------------------------------------------------------------- context tables
 
   attachDevice(device: DeviceId, domain: DomainId): VoidResult {
-    if (!isDeviceId(device, this.caps) || !isDomainId(domain)) return EINVAL;
+    if (!validDevice(device, this.caps) || !validDomainId(domain)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
     const old = this.rid.get(device);
@@ -160,7 +160,7 @@ export class FastIommu implements Iommu {
   }
 
   detachDevice(device: DeviceId): VoidResult {
-    if (!isDeviceId(device, this.caps)) return EINVAL;
+    if (!validDevice(device, this.caps)) return EINVAL;
     const old = this.rid.get(device);
     if (old === undefined) return ENOENT;
     old.attached--;
@@ -169,7 +169,7 @@ export class FastIommu implements Iommu {
   }
 
   attachPasid(device: DeviceId, pasid: number, domain: DomainId): VoidResult {
-    if (!isDeviceId(device, this.caps) || !isPasidNumber(pasid, this.caps) || !isDomainId(domain)) return EINVAL;
+    if (!validDevice(device, this.caps) || !validPasid(pasid, this.caps) || !validDomainId(domain)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
     let table = this.pasids.get(device);
@@ -184,7 +184,7 @@ export class FastIommu implements Iommu {
   }
 
   detachPasid(device: DeviceId, pasid: number): VoidResult {
-    if (!isDeviceId(device, this.caps) || !isPasidNumber(pasid, this.caps)) return EINVAL;
+    if (!validDevice(device, this.caps) || !validPasid(pasid, this.caps)) return EINVAL;
     const table = this.pasids.get(device);
     const old = table?.get(pasid);
     if (table === undefined || old === undefined) return ENOENT;
@@ -197,7 +197,7 @@ export class FastIommu implements Iommu {
   // ---------------------------------------------------------------- map / unmap / flush
 
   map(domain: DomainId, iova: bigint, pa: bigint, size: bigint, prot: Prot): VoidResult {
-    if (!isDomainId(domain) || !isU64(iova) || !isU64(pa) || !isU64(size) || !isProt(prot)) return EINVAL;
+    if (!validDomainId(domain) || !validU64(iova) || !validU64(pa) || !validU64(size) || !validProt(prot)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
     if (d.kind !== PAGING || size === 0n || ((iova | pa | size) & 0xfffn) !== 0n) return EINVAL;
@@ -215,7 +215,7 @@ export class FastIommu implements Iommu {
   }
 
   unmap(domain: DomainId, iova: bigint, size: bigint): Result<bigint> {
-    if (!isDomainId(domain) || !isU64(iova) || !isU64(size)) return EINVAL;
+    if (!validDomainId(domain) || !validU64(iova) || !validU64(size)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
     if (d.kind !== PAGING || size === 0n || ((iova | size) & 0xfffn) !== 0n) return EINVAL;
@@ -269,7 +269,7 @@ export class FastIommu implements Iommu {
   }
 
   flush(domain: DomainId): VoidResult {
-    if (!isDomainId(domain)) return EINVAL;
+    if (!validDomainId(domain)) return EINVAL;
     const d = this.domains.get(domain);
     if (d === undefined) return ENOENT;
     const q = d.flushQueue;
@@ -281,10 +281,10 @@ export class FastIommu implements Iommu {
   // ---------------------------------------------------------------- translate
 
   translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
-    // Fast path. Each test here implies the corresponding validate.ts predicate (an integer
+    // Fast path. Each test here implies the corresponding check of arguments.ts (an integer
     // number in [0, 2^32) below 2^deviceIdBits; null or an integer in [1, 2^pasidBits); 'read'
     // or 'write'; a bigint whose Number is in [0, 2^53), hence exact and a u64), so only valid
-    // arguments take it; everything else goes to `translateSlow`, where those predicates decide.
+    // arguments take it; everything else goes to `translateSlow`, where those checks decide.
     // BigInt comparisons are runtime calls in V8, so the IOVA is converted once, to a Number.
     let x: number;
     if (
@@ -312,8 +312,8 @@ export class FastIommu implements Iommu {
 
   /** translate for arguments off the fast path: invalid ones, and IOVAs at or above 2^53. */
   private translateSlow(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Translation {
-    const caps = this.caps;
-    if (!isDeviceId(device, caps) || !isPasidOrRid(pasid, caps) || !isU64(iova) || !isAccess(access)) return EINVAL;
+    const hw = this.caps;
+    if (!validDevice(device, hw) || !validStream(pasid, hw) || !validU64(iova) || !validAccess(access)) return EINVAL;
     const d = pasid === null ? this.rid.get(device) : this.pasids.get(device)?.get(pasid);
     if (d === undefined) return F_BLOCKED;
     if (d.kind !== PAGING) {
