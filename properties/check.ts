@@ -4,12 +4,14 @@ import fc from 'fast-check';
 import { resolveCapabilities, parseDomainOptions } from '../model/validate.ts';
 import type { Call, Capabilities, DomainOptions, Iommu } from '../model/types.ts';
 import { missingMethods } from '../model/ops.ts';
-import { runArbitrary } from './intents.ts';
-import { forEachInOrder, isPromiseLike, type Maybe } from './invoke.ts';
-import { callsOf, describeSteps, reproTest, type ReproTarget } from './repro.ts';
-import { DEFAULT_DOMAIN_KINDS } from './resolve.ts';
-import { ConformanceFailure, RunContext, type RunSettings, type Statistics } from './run.ts';
-import { replayCalls, shrinkCalls } from './shrink.ts';
+import { runArbitrary } from './generate/intents.ts';
+import { forEachInOrder, isPromiseLike, type Maybe } from './run/invoke.ts';
+import { describeSteps, reproTest, type ReproMeta, type ReproTarget } from './report/repro.ts';
+import { DEFAULT_DOMAIN_KINDS } from './generate/resolve.ts';
+import { RunContext, type RunSettings } from './run/run.ts';
+import { ConformanceFailure, callsOf } from './run/trace.ts';
+import { shrinkCalls, type Failing } from './shrink/shrink.ts';
+import { countTrace, type Statistics } from './verdict/statistics.ts';
 
 export interface Progress {
   readonly runsDone: number;
@@ -117,6 +119,8 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
 
   let runsDone = 0;
   let failing = false;
+  /** The last failing run fast-check executed: its final counterexample (no need to run it again). */
+  let lastFailing: Failing | undefined;
   const started = Date.now();
   let foundAt = 0;
   let budgetSpent = false;
@@ -128,17 +132,22 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
       budgetSpent = true;
       return;
     }
-    if (!failing) runsDone++;
-    const ctx = new RunContext(await instance(factory), settings, failing ? undefined : statistics);
+    const counted = !failing; // statistics count only the runs before the first failure
+    if (counted) runsDone++;
+    const ctx = new RunContext(await instance(factory), settings);
     try {
       const done: Maybe<void> = forEachInOrder(intents, (intent) => ctx.runIntent(intent));
       if (isPromiseLike(done)) await done;
     } catch (error) {
       if (!failing) foundAt = Date.now();
       failing = true;
+      if (error instanceof ConformanceFailure) lastFailing = { trace: ctx.trace, failure: error };
       throw error;
     } finally {
-      if (!failing) options.onProgress?.({ runsDone, numRuns, steps: statistics.steps ?? 0 });
+      if (counted) {
+        countTrace(statistics, ctx.trace);
+        if (!failing) options.onProgress?.({ runsDone, numRuns, steps: statistics.steps ?? 0 });
+      }
     }
   });
   const details = await fc.check(property, {
@@ -154,56 +163,32 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
 
   const path = details.counterexamplePath ?? undefined;
   const report = { ok: false, numRuns: runsDone, seed, path, statistics };
-  if (!(details.errorInstance instanceof ConformanceFailure)) {
+  if (!(details.errorInstance instanceof ConformanceFailure) || lastFailing === undefined) {
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     return { ...report, error: `the run failed outside the contract checks: ${cause}` };
   }
-  let shrunk: Awaited<ReturnType<typeof minimalCounterexample>>;
+  let shrunk: Failing & { complete: boolean };
   try {
-    shrunk = await minimalCounterexample(factory, settings, details.counterexample![0], details.errorInstance, { seed, path, ...options.repro }, shrinkTimeMs / 2);
+    shrunk = await shrinkCalls(factory, settings, lastFailing, Date.now() + shrinkTimeMs / 2);
   } catch (error) {
     // A defect of the harness itself: say what was found, and how to replay it.
     const cause = error instanceof Error ? error.message : String(error);
     return { ...report, error: `${details.errorInstance.message}
 (the harness failed while shrinking this failure: ${cause}; replay with seed ${seed}, path '${path}')` };
   }
-  const { counterexample, complete } = shrunk;
   statistics['time:shrink-ms'] = Date.now() - foundAt;
   // The counterexample may not be minimal: shrinking stopped at its time budget.
-  if (budgetSpent || !complete) statistics['shrink:stopped-at-budget'] = 1;
-  return { ...report, counterexample };
+  if (budgetSpent || !shrunk.complete) statistics['shrink:stopped-at-budget'] = 1;
+  return { ...report, counterexample: counterexampleOf(shrunk, { seed, path, ...options.repro }) };
 }
 
-/** Replays the shrunk run to recover its calls, shrinks them further, and writes the report. */
-async function minimalCounterexample(
-  factory: Factory,
-  settings: RunSettings,
-  intents: Parameters<RunContext['runIntent']>[0][],
-  original: ConformanceFailure,
-  meta: { seed: number; path?: string } & ReproTarget,
-  shrinkTimeMs: number,
-): Promise<{ counterexample: Counterexample; complete: boolean }> {
-  const ctx = new RunContext(await instance(factory), settings);
-  let failure = original;
-  try {
-    const done = forEachInOrder(intents, (intent) => ctx.runIntent(intent));
-    if (isPromiseLike(done)) await done;
-  } catch (error) {
-    if (error instanceof ConformanceFailure) failure = error;
-  }
-  let trace = ctx.trace;
-  const { calls, complete } = await shrinkCalls(factory, settings, callsOf(trace), failure.property, Date.now() + shrinkTimeMs);
-  const replay = await replayCalls(factory, settings, calls);
-  if (replay.failure) {
-    failure = replay.failure;
-    trace = replay.trace;
-  }
-  const counterexample = {
+/** The report's counterexample: the failure, its steps, the repro test and the calls. */
+function counterexampleOf({ trace, failure }: Failing, meta: ReproMeta): Counterexample {
+  return {
     property: failure.property,
     message: failure.message,
     steps: describeSteps(trace),
     repro: reproTest(trace, failure, meta),
     calls: callsOf(trace),
   };
-  return { counterexample, complete };
 }

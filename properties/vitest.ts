@@ -2,7 +2,7 @@
 import { describe, it } from 'vitest';
 import { checkConformance, type CheckOptions } from './check.ts';
 import type { Iommu } from '../model/types.ts';
-import { formatReport } from './report.ts';
+import { formatReport } from './report/report.ts';
 
 export function describeConformance(name: string, factory: () => Iommu | Promise<Iommu>, options: CheckOptions & { timeoutMs?: number } = {}): void {
   describe(name, () => {

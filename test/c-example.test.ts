@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkConformance } from '../properties/index.ts';
-import { SubprocessIommu } from '../properties/subprocess.ts';
+import { SubprocessIommu } from '../properties/adapters/subprocess.ts';
 
 const SOURCE = fileURLToPath(new URL('../examples/c/iommu.c', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/iommu-conformance.mjs', import.meta.url));

@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Call } from '../model/types.ts';
 import { checkConformance, formatReport } from '../properties/index.ts';
-import { shrinkCalls } from '../properties/shrink.ts';
+import { shrinkCalls } from '../properties/shrink/shrink.ts';
+import { replayCalls } from '../properties/run/replay.ts';
+import { callsOf } from '../properties/run/trace.ts';
 import { CachedIommu } from './fixtures/buggy/cached-iommu.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -78,8 +80,11 @@ describe('the last shrinking pass', () => {
       { op: 'unmap', domain: 1, iova: 0x1000n, size: 0x1000n },
       read(0x1000n),
     ];
-    const { calls: shrunk, complete } = await shrinkCalls(() => new CachedIommu('strict-unmap-no-invalidate'), settings, calls, 'COHERENCY', Date.now() + 60_000);
+    const create = () => new CachedIommu('strict-unmap-no-invalidate');
+    const found = await replayCalls(create, settings, calls);
+    expect(found.failure?.property).toBe('COHERENCY');
+    const { trace, complete } = await shrinkCalls(create, settings, { trace: found.trace, failure: found.failure! }, Date.now() + 60_000);
     expect(complete).toBe(true);
-    expect(shrunk).toEqual(calls.filter((_c, i) => i !== 4)); // every call but the invalid one is needed
+    expect(callsOf(trace)).toEqual(calls.filter((_c, i) => i !== 4)); // every call but the invalid one is needed
   });
 });

@@ -8,9 +8,9 @@ import {
   fromTraceJson,
   InexpressibleCall,
   toTraceJson,
-} from '../properties/protocol.ts';
-import { formatCall } from '../properties/format.ts';
-import { AdapterError, SubprocessIommu } from '../properties/subprocess.ts';
+} from '../properties/adapters/protocol.ts';
+import { formatCall } from '../properties/report/format.ts';
+import { AdapterError, SubprocessIommu } from '../properties/adapters/subprocess.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-process.mjs', import.meta.url));
 const fake = (mode: string) => `"${process.execPath}" "${FAKE}" ${mode}`;

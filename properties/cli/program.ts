@@ -7,8 +7,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { Call, DomainOptions } from '../../model/types.ts';
 import { resolveCapabilities, parseDomainOptions } from '../../model/validate.ts';
 import { DEFAULT_DOMAIN_KINDS, literal, formatCall, type Report } from '../index.ts';
-import { fromTraceJson, toTraceJson } from '../protocol.ts';
-import { replayCalls } from '../shrink.ts';
+import { fromTraceJson, toTraceJson } from '../adapters/protocol.ts';
+import { replayCalls } from '../run/replay.ts';
 import { runCampaign } from './campaign.ts';
 import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
 import { processIo, progressView, summary, type Io } from './output.ts';
@@ -242,7 +242,7 @@ async function replay(file: string, flags: { impl?: string; exec?: string; iotlb
       let i = 0;
       for (const entry of result.trace) {
         if ('call' in entry) io.out(`  ${String(++i).padStart(2)}. ${formatCall(entry.call)} -> ${entry.threw ? 'threw ' : ''}${literal(entry.answer)}\n`);
-        else io.out(`      iommu.checkInvariants() -> ${entry.threw ? 'threw ' : ''}${literal(entry.answer)}\n`);
+        else if ('selfCheck' in entry) io.out(`      iommu.checkInvariants() -> ${entry.threw ? 'threw ' : ''}${literal(entry.answer)}\n`);
       }
       io.out('\n');
       if (result.failure) io.out(`STILL FAILS: ${result.failure.message}\n`);

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Iommu } from '../../model/types.ts';
 import { missingMethods } from '../../model/ops.ts';
-import { AdapterError, SubprocessIommu } from '../subprocess.ts';
+import { AdapterError, SubprocessIommu } from '../adapters/subprocess.ts';
 
 export type TargetSpec =
   | { kind: 'builtin'; iotlb?: number | 'inf' }
@@ -172,7 +172,7 @@ async function openExec(command: string, stepTimeoutMs: number | undefined, cwd:
       return adapter;
     },
     repro: (dir) => ({
-      imports: `import { SubprocessIommu } from '${specifier(resolve(ROOT, 'properties', 'subprocess.ts'), dir)}';`,
+      imports: `import { SubprocessIommu } from '${specifier(resolve(ROOT, 'properties', 'adapters', 'subprocess.ts'), dir)}';`,
       create: `SubprocessIommu.start(${JSON.stringify(command)}, ${where}).then(async (a) => (await a.reset(), a))`,
     }),
     representableOnly: true,

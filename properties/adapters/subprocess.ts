@@ -5,8 +5,8 @@
 // next `reset()` starts a fresh one (the harness replays sequences while shrinking).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { installMethods, type AnswerOf, type Call, type Methods } from '../model/ops.ts';
-import type { Capabilities, Iommu } from '../model/types.ts';
+import { installMethods, type AnswerOf, type Call, type Methods } from '../../model/ops.ts';
+import type { Capabilities, Iommu } from '../../model/types.ts';
 import {
   CAPABILITIES_REQUEST,
   RESET_REQUEST,

@@ -1,6 +1,6 @@
 // Calling an implementation under test: any answer, a thrown error, or a promise of either.
-import { dispatch, type Call } from '../model/ops.ts';
-import type { Iommu } from '../model/types.ts';
+import { dispatch, type Call } from '../../model/ops.ts';
+import type { Iommu } from '../../model/types.ts';
 
 export type Outcome = { readonly answer: unknown } | { readonly threw: unknown };
 export type Maybe<T> = T | Promise<T>;

@@ -2,7 +2,7 @@
 // break: few ids so that they collide, IOVAs at live and just-unmapped mappings, their
 // neighbours and interiors, page-table boundaries and the top of the aperture, sizes that
 // straddle them, aligned large ranges that invite 2M/1G leaves, partial unmaps that split them.
-import type { Call } from '../model/types.ts';
+import type { Call } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { createCall, destroyCall, recycleCalls } from './resolve-lifecycle.ts';
 import { churnCalls, mapCall, mapPiecesCalls, stormCalls, unmapCall } from './resolve-ranges.ts';

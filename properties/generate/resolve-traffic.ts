@@ -1,5 +1,5 @@
 // Resolving DMA traffic (translations that matter for the target) and out-of-range calls.
-import { PA_LIMIT, SIZE_1G, U64_LIMIT, type Call } from '../model/types.ts';
+import { PA_LIMIT, SIZE_1G, U64_LIMIT, type Call } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { BOUNDARIES, K4, LEVEL_STRIDES, choose, domainId, target, type Scene } from './scene.ts';
 

@@ -10,7 +10,7 @@
 // itself without asking the process. Everything that JSON can express is sent as is (negative or
 // fractional numbers, strings in number fields, unknown option keys...) and the implementation
 // must answer it with EINVAL.
-import { ALL_PAGE_SIZES, ERRNOS, FAULTS, U64_LIMIT, type Capabilities, type Errno, type Fault } from '../model/types.ts';
+import { ALL_PAGE_SIZES, ERRNOS, FAULTS, U64_LIMIT, type Capabilities, type Errno, type Fault } from '../../model/types.ts';
 import {
   CAPABILITY_FIELDS,
   OPTION_FIELDS,
@@ -22,8 +22,8 @@ import {
   type AnswerShape,
   type Call,
   type ParamKind,
-} from '../model/ops.ts';
-import { resolveCapabilities } from '../model/validate.ts';
+} from '../../model/ops.ts';
+import { resolveCapabilities } from '../../model/validate.ts';
 
 
 /** A call whose arguments the protocol cannot carry; by the contract its answer is EINVAL. */

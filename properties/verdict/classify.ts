@@ -1,10 +1,11 @@
-// The harness's memory of a run, beyond the model's current state: which domain instance each id
-// named over time, every mapping ever made, which instances each (device, PASID) was attached to.
-// It explains failures (isolation or coherency) and feeds the generators' "just unmapped" picks.
-import type { Call, DomainId, Pasid, Translation } from '../model/types.ts';
-import type { Range } from './resolve.ts';
+// Classification of a wrong answer: which property it breaks, and whose page it is. It reads the
+// trace: the calls that succeeded before the failing one say which domain instance each id named
+// over time, every mapping ever made, and which instances each (device, PASID) was attached to.
+import type { Call, CallOf } from '../../model/ops.ts';
+import type { DomainId, Pasid, Translation } from '../../model/types.ts';
+import { isCallEntry, type TraceEntry } from '../run/trace.ts';
 
-export interface MapRecord {
+interface MapRecord {
   readonly instance: number;
   readonly domain: DomainId;
   readonly iova: bigint;
@@ -13,29 +14,34 @@ export interface MapRecord {
   readonly prot: number;
 }
 
-const RECENT = 8;
-export const targetKey = (device: number, pasid: Pasid): string => `${device}/${pasid ?? 'rid'}`;
+const targetKey = (device: number, pasid: Pasid): string => `${device}/${pasid ?? 'rid'}`;
 
-export class RunMemory {
+/** What the trace says of the run up to a step: the history of ids, mappings and attachments. */
+class History {
   private nextInstance = 1;
   /** The live instance behind each domain id: a destroyed and re-created id is a new instance. */
   readonly instances = new Map<DomainId, number>();
   readonly maps: MapRecord[] = [];
   readonly everAttached = new Map<string, Set<number>>();
   readonly attached = new Map<string, number>();
-  readonly recentlyUnmapped: Range[] = [];
-  readonly pastMappings: Range[] = [];
-  readonly destroyed: DomainId[] = [];
+
+  /** The history of the trace's successful calls (each judged conforming). */
+  static of(trace: readonly TraceEntry[]): History {
+    const history = new History();
+    for (const e of trace)
+      if (isCallEntry(e) && (e.judgement === 'conforming' || e.judgement === 'stale') && (e.answer as { ok?: unknown }).ok === true)
+        history.succeeded(e.call);
+    return history;
+  }
 
   /** Records the effect of a call that the implementation answered with success. */
-  succeeded(call: Call): void {
+  private succeeded(call: Call): void {
     switch (call.op) {
       case 'createDomain':
         this.instances.set(call.id, this.nextInstance++);
         break;
       case 'destroyDomain':
         this.instances.delete(call.id);
-        this.destroyed.push(call.id);
         break;
       case 'attachDevice':
       case 'attachPasid': {
@@ -53,21 +59,14 @@ export class RunMemory {
         break;
       case 'map':
         this.maps.push({ instance: this.instances.get(call.domain)!, ...call });
-        this.pastMappings.push({ domain: call.domain, iova: call.iova, size: call.size });
-        if (this.pastMappings.length > RECENT) this.pastMappings.shift();
         break;
-      case 'unmap':
-        this.recentlyUnmapped.push({ domain: call.domain, iova: call.iova, size: call.size });
-        if (this.recentlyUnmapped.length > RECENT) this.recentlyUnmapped.shift();
-        break;
-      case 'flush':
-      case 'translate':
-        break;
+      default:
+        break; // no effect on which instance or mapping an answer can come from
     }
   }
 
   /** Names what a wrong translation reveals: which property it breaks, and whose page it is. */
-  explain(call: Extract<Call, { op: 'translate' }>, answer: unknown, allowed: readonly Translation[]): { property: string; why: string } {
+  explain(call: CallOf<'translate'>, answer: unknown, allowed: readonly Translation[]): { property: string; why: string } {
     const key = targetKey(call.device, call.pasid);
     const who = `(device ${call.device}, ${call.pasid === null ? 'RID' : `PASID ${call.pasid}`})`;
     const own = this.attached.get(key);
@@ -95,4 +94,13 @@ export class RunMemory {
     const lost = allowed.some((t) => t.ok);
     return { property: 'TRANSLATION', why: lost ? `${who} lost a translation that is still mapped` : `${who} got the wrong fault` };
   }
+}
+
+/**
+ * The property a failing call breaks and why: for a translation, what the trace before it
+ * explains; for any other call, RESULT.
+ */
+export function classify(trace: readonly TraceEntry[], failing: CallOf<'translate'> | { op: string }, answer: unknown, allowed: readonly unknown[]): { property: string; why: string } {
+  if (failing.op !== 'translate') return { property: 'RESULT', why: `${failing.op} answered outside the contract` };
+  return History.of(trace).explain(failing as CallOf<'translate'>, answer, allowed as readonly Translation[]);
 }

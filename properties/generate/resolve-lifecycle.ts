@@ -1,6 +1,6 @@
 // Resolving the intents of domain lifetimes and attachments: create, destroy, recycle.
-import { SIZE_2M, type Call, type DomainId, type DomainOptions } from '../model/types.ts';
-import type { DomainConfig } from '../model/validate.ts';
+import { SIZE_2M, type Call, type DomainId, type DomainOptions } from '../../model/types.ts';
+import type { DomainConfig } from '../../model/validate.ts';
 import type { Intent } from './intents.ts';
 import { DOMAIN_IDS, EDGE_DOMAIN_IDS, choose, domainId, type Scene } from './scene.ts';
 

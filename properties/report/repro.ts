@@ -1,8 +1,7 @@
 // A counterexample as a runnable vitest test: imports, factory, the calls with the answers the
 // implementation gave, and the failing expectation with every conforming answer.
-import type { Call } from '../model/types.ts';
 import { formatCall, literal } from './format.ts';
-import type { ConformanceFailure, TraceEntry } from './run.ts';
+import { isCallEntry, type CallEntry, type ConformanceFailure, type SelfCheckEntry, type TraceEntry } from '../run/trace.ts';
 
 export interface ReproTarget {
   /** Import lines that bring the implementation into scope. */
@@ -16,11 +15,12 @@ export interface ReproMeta extends ReproTarget {
   readonly path?: string;
 }
 
-const DEFAULT_IMPORTS = "import { createIommu } from './my-iommu.ts'; // your factory: edit this line";
+const DEFAULT_IMPORTS = "import { createIommu } from '../my-iommu.ts'; // your factory: edit this line";
 const DEFAULT_CREATE = 'createIommu()';
 
 /** The steps worth showing: every call, and a self-check only where it failed (the last step). */
-const shown = (trace: readonly TraceEntry[]): TraceEntry[] => trace.filter((e, i) => 'call' in e || i === trace.length - 1);
+const shown = (trace: readonly TraceEntry[]): (CallEntry | SelfCheckEntry)[] =>
+  trace.filter((e, i): e is CallEntry | SelfCheckEntry => isCallEntry(e) || (i === trace.length - 1 && 'selfCheck' in e));
 
 /** One line per step, with what the implementation answered. */
 export function describeSteps(trace: readonly TraceEntry[]): string[] {
@@ -53,5 +53,3 @@ export function reproTest(trace: readonly TraceEntry[], failure: ConformanceFail
   ].join('\n');
 }
 
-/** The calls of a trace, in order (self-checks are re-run by the harness after every call). */
-export const callsOf = (trace: readonly TraceEntry[]): Call[] => trace.flatMap((e) => ('call' in e ? [e.call] : []));

@@ -1,5 +1,5 @@
 // Calls and answers as TypeScript source text: for counterexample steps and runnable repros.
-import { callArguments, type Call } from '../model/ops.ts';
+import { callArguments, type Call } from '../../model/ops.ts';
 
 /** A value as a TypeScript literal: bigints in hex with `n`, objects and arrays recursively. */
 export function literal(value: unknown): string {

@@ -2,10 +2,10 @@
 // (each attached device/PASID at the mapped, just-unmapped and neighbouring IOVAs, both
 // accesses), judged by the model like any other call. This is what catches a stale IOTLB entry
 // after an unmap, a lost remainder after a split, or traffic that survives a detach.
-import type { Extent } from '../model/address-space.ts';
-import type { AttachmentView, DomainView } from '../model/reference.ts';
-import { LEVEL_STRIDES } from './resolve.ts';
-import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../model/types.ts';
+import type { Extent } from '../../model/address-space.ts';
+import type { AttachmentView, DomainView } from '../../model/reference.ts';
+import { LEVEL_STRIDES } from '../geometry.ts';
+import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../../model/types.ts';
 
 /** The model's state at one moment, read once per step. */
 export interface StateView {

@@ -1,6 +1,6 @@
 // Resolving the intents that change mappings: map, unmap, buffer churn, buffers in pieces.
 // Biased to page-table boundaries, neighbours, interiors, large aligned ranges and their splits.
-import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call, type DomainId, type DomainOptions, type Pasid } from '../model/types.ts';
+import { PA_LIMIT, SIZE_1G, SIZE_2M, U64_LIMIT, type Call, type DomainId, type DomainOptions, type Pasid } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { BOUNDARIES, K4, choose, devices, domainId, isPaging, pagingDomain, target, type PagingView, type Scene } from './scene.ts';
 

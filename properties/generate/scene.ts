@@ -1,8 +1,10 @@
 // The scene the generators resolve intents against: the model's state plus the harness's short
 // memory, and the pools and pickers shared by every resolver (few ids, so that they collide).
-import type { AttachmentView, DomainView } from '../model/reference.ts';
-import { SIZE_1G, SIZE_2M, SIZE_4K, type DomainId, type DomainOptions, type Pasid } from '../model/types.ts';
-import type { DomainConfig, ResolvedCapabilities } from '../model/validate.ts';
+import type { AttachmentView, DomainView } from '../../model/reference.ts';
+import type { Call } from '../../model/ops.ts';
+export { BOUNDARIES, LEVEL_STRIDES } from '../geometry.ts';
+import { SIZE_2M, SIZE_4K, type DomainId, type DomainOptions, type Pasid } from '../../model/types.ts';
+import type { DomainConfig, ResolvedCapabilities } from '../../model/validate.ts';
 
 export interface Range {
   readonly domain: DomainId;
@@ -24,15 +26,33 @@ export interface Scene {
   readonly representableOnly: boolean;
 }
 
+const RECENT = 8;
+
+/** The harness's short memory of a run, for the generators: recent mappings and unmaps, destroyed ids. */
+export class SceneMemory {
+  readonly recentlyUnmapped: Range[] = [];
+  readonly pastMappings: Range[] = [];
+  readonly destroyed: DomainId[] = [];
+
+  /** Records a call that the implementation answered with success. */
+  succeeded(call: Call): void {
+    if (call.op === 'destroyDomain') this.destroyed.push(call.id);
+    if (call.op === 'map') remember(this.pastMappings, { domain: call.domain, iova: call.iova, size: call.size });
+    if (call.op === 'unmap') remember(this.recentlyUnmapped, { domain: call.domain, iova: call.iova, size: call.size });
+  }
+}
+
+function remember(ranges: Range[], range: Range): void {
+  ranges.push(range);
+  if (ranges.length > RECENT) ranges.shift();
+}
+
 export type PagingView = DomainView & { readonly config: Extract<DomainConfig, { type: 'paging' }> };
 
 export const K4 = SIZE_4K;
-export const BOUNDARIES = [0n, SIZE_2M, SIZE_1G, 1n << 39n, 1n << 48n];
 export const DOMAIN_IDS = [1, 2, 3, 4];
 /** Edges of the id space, and ids that alias small ones under a 16-bit mask. */
 export const EDGE_DOMAIN_IDS = [0, 0xffff_ffff, 0x1_0001];
-/** Steps from an IOVA to the IOVAs that share its index at every level but one. */
-export const LEVEL_STRIDES = [1n << 21n, 1n << 30n, 1n << 39n, 1n << 48n];
 
 export const choose = <T>(items: readonly T[], seed: number): T => items[seed % items.length];
 export const isPaging = (d: DomainView): d is PagingView => d.config.type === 'paging';

@@ -1,5 +1,5 @@
 // A report as text for people: the verdict, the broken property, the steps and how to replay.
-import type { Report } from './check.ts';
+import type { Report } from '../check.ts';
 
 export function formatReport(report: Report): string {
   const replay = `seed ${report.seed}${report.path === undefined ? '' : `, path '${report.path}'`}`;

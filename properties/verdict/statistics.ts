@@ -1,0 +1,72 @@
+// Statistics: counters of what was generated and what happened, read from the traces of the runs.
+// The shapes that break IOMMUs are observed when a command runs (they depend on the state
+// before it) and recorded in its trace entry; everything else is read from the calls and answers.
+import { describeAnswer, type DomainView, type AttachmentView } from '../../model/reference.ts';
+import type { Call } from '../../model/ops.ts';
+import type { DomainId } from '../../model/types.ts';
+import { isCallEntry, type CallEntry, type TraceEntry } from '../run/trace.ts';
+
+/** Counters summed over runs. */
+export type Statistics = Record<string, number>;
+
+export const count = (stats: Statistics, key: string, by = 1): void => {
+  stats[key] = (stats[key] ?? 0) + by;
+};
+
+/** Adds a run's trace to the counters. */
+export function countTrace(stats: Statistics, trace: readonly TraceEntry[]): void {
+  for (const entry of trace) {
+    if ('note' in entry) count(stats, `shape:${entry.note}`);
+    else if (isCallEntry(entry)) countCall(stats, entry);
+  }
+}
+
+function countCall(stats: Statistics, e: CallEntry): void {
+  if (e.probe) count(stats, 'probes');
+  else {
+    count(stats, 'steps');
+    for (const shape of e.shapes) count(stats, `shape:${shape}`);
+    count(stats, `command:${e.call.op}`);
+  }
+  if (e.judgement === 'stale') count(stats, 'stale-allowed');
+  if (e.judgement === 'conforming' || e.judgement === 'stale') countAnswer(stats, e.call, e.answer);
+}
+
+function countAnswer(stats: Statistics, call: Call, answer: unknown): void {
+  const text = describeAnswer(answer, call.op);
+  if (text === undefined) return;
+  if (text.startsWith('error ')) count(stats, `error:${text.slice(6)}`);
+  else if (text.startsWith('fault ')) count(stats, `fault:${text.slice(6)}`);
+  else count(stats, call.op === 'translate' ? 'translate:ok' : `ok:${call.op}`);
+}
+
+const overlaps = (a: { iova: bigint; size: bigint }, iova: bigint, size: bigint): boolean => a.iova < iova + size && iova < a.iova + a.size;
+
+/**
+ * The shapes that break real IOMMUs which a command has in this state, so that a user sees the
+ * generator reaches them. `valid` is false for out-of-range arguments (nothing else is observed).
+ */
+export function shapesOf(
+  call: Call,
+  state: { readonly domains: readonly DomainView[]; readonly attachments: readonly AttachmentView[] } | undefined,
+  destroyed: readonly DomainId[],
+): string[] {
+  if (state === undefined) return ['invalid-arguments'];
+  const shapes: string[] = [];
+  const { domains: views, attachments } = state;
+  if (call.op === 'map') {
+    const bigAligned = call.size >= 0x20_0000n && call.iova % 0x20_0000n === call.pa % 0x20_0000n;
+    if (bigAligned) shapes.push('map-superpage-candidate');
+    if (views.some((d) => d.id !== call.domain && d.mappings.some((e) => e.pa === call.pa))) shapes.push('map-shared-pa');
+    if (views.find((d) => d.id === call.domain)?.stale.some((e) => overlaps(e, call.iova, call.size))) shapes.push('remap-before-flush');
+  }
+  if (call.op === 'unmap') {
+    const cuts = views
+      .find((d) => d.id === call.domain)
+      ?.mappings.some((e) => overlaps(e, call.iova, call.size) && (e.iova < call.iova || e.iova + e.size > call.iova + call.size));
+    if (cuts) shapes.push('unmap-cuts-mapping');
+  }
+  if (call.op === 'createDomain' && destroyed.includes(call.id)) shapes.push('domain-id-reuse');
+  if (call.op === 'attachPasid' && attachments.some((a) => a.device === call.device && a.pasid === null)) shapes.push('pasid-beside-rid');
+  return shapes;
+}
