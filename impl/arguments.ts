@@ -27,7 +27,7 @@ export interface HwCapabilities {
  * filled in (page sizes ascending, each once); identity and blocked domains have none.
  */
 export type DomainConfig =
-  | ({ readonly type: 'paging'; readonly pageSizes: readonly bigint[] } & Readonly<Required<Omit<DomainOptions, 'type' | 'pageSizes'>>>)
+  | ({ readonly type: 'paging'; readonly pageSizes: readonly bigint[] } & Readonly<Required<Pick<DomainOptions, 'levels' | 'invalidation' | 'unmap' | 'aperture'>>>)
   | { readonly type: 'identity' | 'blocked' };
 
 /** Leaf sizes by level. */
