@@ -28,9 +28,11 @@ import {
 import { answerShapeOf, installMethods, type Methods } from './ops.ts';
 import {
   argumentsInRange,
+  hasTable,
   parseDomainOptions,
   resolveCapabilities,
   type DomainConfig,
+  type TableConfig,
   type ResolvedCapabilities,
 } from './validate.ts';
 
@@ -39,6 +41,16 @@ interface Domain {
   readonly space: AddressSpace;
   /** Deferred domains: the pieces unmapped since the last flush, whose answers stay allowed. */
   stale: Extent[];
+}
+
+type TableDomain = Domain & { readonly config: Extract<DomainConfig, TableConfig> };
+
+/** The other fault of the two that coarse faults do not tell apart. */
+const COARSE_PARTNER: Partial<Record<string, Translation>> = { 'not-mapped': { ok: false, fault: 'permission' }, permission: { ok: false, fault: 'not-mapped' } };
+
+/** Every answer, and for each 'not-mapped' or 'permission' the other one too. */
+function coarsened(ts: Translation[]): Translation[] {
+  return dedupe(ts.flatMap((t) => ('fault' in t && COARSE_PARTNER[t.fault] ? [t, COARSE_PARTNER[t.fault]!] : [t])));
 }
 
 /** A read-only view of one domain, for generators and reports. */
@@ -148,17 +160,25 @@ export class ReferenceIommu implements Iommu {
       if (condition && !errors.includes(errno)) errors.push(errno);
     };
     switch (call.op) {
-      case 'createDomain':
-        when(parseDomainOptions(call.options, this.caps) === undefined, 'EINVAL'); // bad options
+      case 'createDomain': {
+        const config = parseDomainOptions(call.options, this.caps);
+        when(config === undefined, 'EINVAL'); // bad options
         when(this.domains.has(call.id), 'EEXIST'); // "EEXIST if the id is in use"
+        if (config?.type === 'nested') {
+          const parent = this.domains.get(config.parent);
+          when(parent === undefined, 'ENOENT'); // "parent: ENOENT if no such domain"
+          when(parent !== undefined && parent.config.type !== 'paging', 'EINVAL'); // "EINVAL if it is not a paging domain"
+        }
         // "createDomain may answer ENOSPC only when maxDomains domains exist" (may: success too).
         if (errors.length === 0 && this.domains.size >= this.caps.maxDomains)
           return { errors: ['ENOSPC'], mayAlsoSucceed: true };
         when(this.domains.size >= this.caps.maxDomains, 'ENOSPC');
         break;
+      }
       case 'destroyDomain':
         when(!this.domains.has(call.id), 'ENOENT'); // "ENOENT if unknown"
         when(this.isAttached(call.id), 'EBUSY'); // "EBUSY if attached to any device or (device, PASID)"
+        when(this.hasNested(call.id), 'EBUSY'); // v2: "EBUSY while a nested domain over it exists"
         break;
       case 'attachDevice':
         when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if the domain is unknown"
@@ -166,9 +186,18 @@ export class ReferenceIommu implements Iommu {
       case 'detachDevice':
         when(!this.ridDomain.has(call.device), 'ENOENT'); // "ENOENT if the device has no RID domain"
         break;
-      case 'attachPasid':
+      case 'attachPasid': {
+        const current = this.pasidDomain.get(pasidKey(call.device, call.pasid));
+        // v2: "attachPasid of the domain that PASID already has: EBUSY, as in the core API, or
+        // success, as in iommufd; both conform".
+        if (current === call.domain) return { errors: ['EBUSY'], mayAlsoSucceed: true };
         when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT for an unknown domain"
-        when(this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'EBUSY'); // "already has a domain"
+        when(current !== undefined, 'EBUSY'); // "already has a domain"
+        break;
+      }
+      case 'replacePasid':
+        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if the domain is unknown"
+        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT'); // "or if (device, PASID) has no domain"
         break;
       case 'detachPasid':
         when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT'); // "if it has none"
@@ -192,24 +221,27 @@ export class ReferenceIommu implements Iommu {
     const domain = this.domains.get(call.domain);
     const config = domain?.config;
     when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
-    when(config !== undefined && config.type !== 'paging', 'EINVAL'); // "EINVAL if the domain is not paging"
+    // A nested domain "is a paging domain in every other respect": its table maps IOVAs to IPAs.
+    const table = config !== undefined && hasTable(config) ? config : undefined;
+    when(config !== undefined && table === undefined, 'EINVAL'); // "EINVAL if the domain is not paging"
     when(call.size === 0n, 'EINVAL'); // "size is 0"
     when(!isAligned(call.iova) || !isAligned(call.pa) || !isAligned(call.size), 'EINVAL'); // "not a multiple of 4096"
-    when(config?.type === 'paging' && call.iova + call.size > config.aperture, 'ERANGE'); // "passes the aperture"
-    when(call.pa + call.size > PA_LIMIT, 'ERANGE'); // "or pa + size passes 2^52"
-    when(config?.type === 'paging' && domain!.space.anyMapped(call.iova, call.size), 'EEXIST'); // "any page mapped"
+    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE'); // "passes the aperture"
+    when(call.pa + call.size > PA_LIMIT, 'ERANGE'); // "or pa + size passes 2^52" (an IPA too)
+    when(table !== undefined && domain!.space.anyMapped(call.iova, call.size), 'EEXIST'); // "any page mapped"
   }
 
   private unmapErrors(call: CallOf<'unmap'>, when: (condition: boolean, errno: Errno) => void): void {
     const domain = this.domains.get(call.domain);
     const config = domain?.config;
     when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
-    when(config !== undefined && config.type !== 'paging', 'EINVAL'); // "EINVAL if not paging"
+    const table = config !== undefined && hasTable(config) ? config : undefined;
+    when(config !== undefined && table === undefined, 'EINVAL'); // "EINVAL if not paging"
     when(call.size === 0n, 'EINVAL'); // "size is 0"
     when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL'); // "iova/size not multiples of 4096"
-    when(config?.type === 'paging' && call.iova + call.size > config.aperture, 'ERANGE'); // "passes the aperture"
+    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE'); // "passes the aperture"
     // 'whole': "the range must not cut through a mapping made by one map call: if it does, EINVAL".
-    when(config?.type === 'paging' && config.unmap === 'whole' && domain!.space.cutsThrough(call.iova, call.size), 'EINVAL');
+    when(table?.unmap === 'whole' && domain!.space.cutsThrough(call.iova, call.size), 'EINVAL');
   }
 
   /**
@@ -232,12 +264,28 @@ export class ReferenceIommu implements Iommu {
     // identity: "pa = iova for iova < 2^52; at or above, either 'not-mapped' or pa = iova exactly"
     if (domain.config.type === 'identity')
       return { current: iova < PA_LIMIT ? [{ ok: true, pa: iova }] : [NOT_MAPPED, { ok: true, pa: iova }], stale: [] };
+    const answers = this.tableAnswers(domain as TableDomain, iova, access);
+    // v2: with coarseFaults, "'not-mapped' and 'permission' are interchangeable in every answer".
+    return this.caps.coarseFaults ? { current: coarsened(answers.current), stale: coarsened(answers.stale) } : answers;
+  }
+
+  /** What a paging or nested domain's table answers at an address: now, and from its open window. */
+  private tableAnswers(domain: TableDomain, address: bigint, access: Access): { current: Translation[]; stale: Translation[] } {
     // paging: "no mapping (or iova outside the aperture): 'not-mapped'"
-    const mapping = iova < domain.config.aperture ? domain.space.lookup(iova) : undefined;
-    const current = mapping ? answersOf(mapping, iova, access) : [NOT_MAPPED];
+    const mapping = address < domain.config.aperture ? domain.space.lookup(address) : undefined;
+    const current = mapping ? answersOf(mapping, address, access) : [NOT_MAPPED];
     // deferred: the removed mappings' answers stay conforming until the next flush or destroy.
-    const stale = domain.stale.filter((e) => e.iova <= iova && iova < e.iova + e.size).flatMap((e) => answersOf(e, iova, access));
-    return { current, stale };
+    const stale = domain.stale.filter((e) => e.iova <= address && address < e.iova + e.size).flatMap((e) => answersOf(e, address, access));
+    if (domain.config.type !== 'nested') return { current, stale };
+    // nested: "stage 1 translates the IOVA as a paging domain would; a stage-1 fault is the answer.
+    // Otherwise the parent translates the IPA as a paging domain would". "Coherency composes":
+    // every stage-1 answer its own rules allow, then every stage-2 answer the parent's allow.
+    const parent = this.domains.get(domain.config.parent) as TableDomain; // it exists: destroy is EBUSY
+    const stage2 = (t: Translation) => (t.ok ? this.tableAnswers(parent, t.pa, access) : { current: [t], stale: [] });
+    return {
+      current: current.flatMap((t) => stage2(t).current),
+      stale: [...current.flatMap((t) => stage2(t).stale), ...stale.flatMap((t) => [...stage2(t).current, ...stage2(t).stale])],
+    };
   }
 
   /**
@@ -292,6 +340,7 @@ export class ReferenceIommu implements Iommu {
         this.ridDomain.delete(call.device); // "Afterwards RID traffic of the device is blocked"
         break;
       case 'attachPasid':
+      case 'replacePasid': // "Replaces the PASID's domain in one step"
         this.pasidDomain.set(pasidKey(call.device, call.pasid), call.domain);
         break;
       case 'detachPasid':
@@ -306,7 +355,7 @@ export class ReferenceIommu implements Iommu {
         // the mappings inside it: either way the answer is the bytes that were mapped there.
         const domain = this.domains.get(call.domain)!;
         const removed = domain.space.remove(call.iova, call.size);
-        if (domain.config.type === 'paging' && domain.config.invalidation === 'deferred') domain.stale.push(...removed);
+        if (hasTable(domain.config) && domain.config.invalidation === 'deferred') domain.stale.push(...removed);
         return { ok: true, value: removed.reduce((sum, e) => sum + e.size, 0n) };
       }
       case 'flush':
@@ -334,6 +383,10 @@ export class ReferenceIommu implements Iommu {
       return { device, pasid, domain };
     });
     return [...rid, ...pasids];
+  }
+
+  private hasNested(id: DomainId): boolean {
+    return [...this.domains.values()].some((d) => d.config.type === 'nested' && d.config.parent === id);
   }
 
   private isAttached(id: DomainId): boolean {

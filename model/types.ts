@@ -15,7 +15,8 @@ export type Errno = (typeof ERRNOS)[number];
 /** Every fault of a translation. */
 export const FAULTS = ['blocked', 'not-mapped', 'permission'] as const;
 export type Fault = (typeof FAULTS)[number];
-export type DomainType = 'paging' | 'identity' | 'blocked';
+/** v2 adds 'nested': a stage-1 domain over a paging (stage-2) parent. */
+export type DomainType = 'paging' | 'identity' | 'blocked' | 'nested';
 export type Levels = 3 | 4 | 5;
 export type Invalidation = 'strict' | 'deferred';
 export type UnmapMode = 'split' | 'whole';
@@ -49,6 +50,8 @@ export interface DomainOptions {
   invalidation?: Invalidation;
   unmap?: UnmapMode;
   aperture?: bigint;
+  /** v2, nested only (and required there): the stage-2 domain under it. */
+  parent?: DomainId;
 }
 
 export interface Capabilities {
@@ -58,6 +61,12 @@ export interface Capabilities {
   levels?: Levels[];
   pageSizes?: bigint[];
   canonicalAddresses?: boolean;
+  /** v2: nested domains (`type: 'nested'`, `parent`). */
+  nesting?: boolean;
+  /** v2: `replacePasid`. */
+  pasidReplace?: boolean;
+  /** v2: 'not-mapped' and 'permission' are one fault cause: either answers for both. */
+  coarseFaults?: boolean;
 }
 
 export interface Iommu {
@@ -72,6 +81,8 @@ export interface Iommu {
   unmap(domain: DomainId, iova: bigint, size: bigint): Answer<Result<bigint>>;
   flush(domain: DomainId): Answer<VoidResult>;
   translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Answer<Translation>;
+  /** v2, required with `capabilities.pasidReplace`: the PASID's domain replaced in one step. */
+  replacePasid?(device: DeviceId, pasid: number, domain: DomainId): Answer<VoidResult>;
 }
 
 // Calls as data (`Call`, `CallOf`, `AnswerOf`, `Op`) are derived from the operation registry.

@@ -6,7 +6,7 @@ import { ReferenceIommu, type Call, type Capabilities } from '../model/index.ts'
 const EINVAL = { ok: false, error: 'EINVAL' };
 
 /** Domain 1 paging (page 0 mapped), domain 2 identity; device 0 RID on 1, (0, 7) on 1. */
-function setup(caps?: Capabilities): ReferenceIommu {
+function setup(caps: Capabilities = { pasidReplace: true }): ReferenceIommu {
   const m = new ReferenceIommu(caps);
   expect(m.createDomain(1)).toEqual({ ok: true });
   expect(m.createDomain(2, { type: 'identity' })).toEqual({ ok: true });
@@ -28,6 +28,7 @@ const BASE: Record<Call['op'], Call> = {
   unmap: { op: 'unmap', domain: 1, iova: 0n, size: 0x1000n },
   flush: { op: 'flush', domain: 1 },
   translate: { op: 'translate', device: 0, pasid: null, iova: 0n, access: 'read' },
+  replacePasid: { op: 'replacePasid', device: 0, pasid: 7, domain: 2 },
 };
 
 const BAD_INTEGER: [string, unknown][] = [
@@ -112,6 +113,9 @@ const FIELDS: [Call['op'], string, [string, unknown][]][] = [
   ['translate', 'pasid', BAD_TRANSLATE_PASID],
   ['translate', 'iova', BAD_BIGINT],
   ['translate', 'access', BAD_ACCESS],
+  ['replacePasid', 'device', BAD_INTEGER],
+  ['replacePasid', 'pasid', BAD_PASID_NUMBER],
+  ['replacePasid', 'domain', BAD_INTEGER],
 ];
 
 const CASES = FIELDS.flatMap(([op, field, bads]) =>
@@ -234,7 +238,7 @@ describe('capabilities given to the model', () => {
     ['deviceIdBits 0', { deviceIdBits: 0 }],
     ['deviceIdBits 33', { deviceIdBits: 33 }],
     ['deviceIdBits 1.5', { deviceIdBits: 1.5 }],
-    ['pasidBits 0', { pasidBits: 0 }],
+    ['pasidBits -1', { pasidBits: -1 }],
     ['pasidBits 21', { pasidBits: 21 }],
     ['maxDomains -1', { maxDomains: -1 }],
     ['maxDomains 1.5', { maxDomains: 1.5 }],
@@ -245,6 +249,9 @@ describe('capabilities given to the model', () => {
     ['pageSizes with 8K', { pageSizes: [0x1000n, 0x2000n] }],
     ['pageSizes as numbers', { pageSizes: [4096] }],
     ["canonicalAddresses 'yes'", { canonicalAddresses: 'yes' }],
+    ['nesting 1', { nesting: 1 }],
+    ["pasidReplace 'true'", { pasidReplace: 'true' }],
+    ['coarseFaults null', { coarseFaults: null }],
     ['a number', 3],
   ];
   it.each(BAD)('%s throws a TypeError', (_name, caps) => {
@@ -259,6 +266,9 @@ describe('capabilities given to the model', () => {
       levels: [3, 4, 5],
       pageSizes: [0x1000n, 0x20_0000n, 0x4000_0000n],
       canonicalAddresses: false,
+      nesting: false,
+      pasidReplace: false,
+      coarseFaults: false,
     });
     const m = new ReferenceIommu({ levels: [5, 3, 5], pageSizes: [0x20_0000n, 0x1000n, 0x1000n], maxDomains: 0 });
     expect(m.resolvedCapabilities.levels).toEqual([3, 5]);

@@ -163,12 +163,14 @@ describe('attachPasid and detachPasid', () => {
     expect(m.allowedErrors(call)).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
   });
 
-  it('EBUSY if the (device, PASID) has a domain, even the same one', () => {
+  it('EBUSY if the (device, PASID) has another domain; the same one: EBUSY or success (v2)', () => {
     const m = threeDomains();
     expect(m.attachPasid(0, 1, 1)).toEqual(OK);
     expect(m.attachPasid(0, 1, 2)).toEqual(err('EBUSY'));
+    expect(m.check({ op: 'attachPasid', device: 0, pasid: 1, domain: 2 }, OK).conforming).toBe(false);
     expect(m.attachPasid(0, 1, 1)).toEqual(err('EBUSY'));
-    expect(m.check({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 }, OK).conforming).toBe(false);
+    expect(m.allowedErrors({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 })).toEqual({ errors: ['EBUSY'], mayAlsoSucceed: true });
+    expect(m.check({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 }, OK).conforming).toBe(true);
     expect(m.translate(0, 1, 0n, 'read')).toEqual(pa(0x10_0000n)); // still domain 1
     // Another PASID or another device with the same PASID number is independent.
     expect(m.attachPasid(0, 2, 1)).toEqual(OK);
