@@ -1,5 +1,6 @@
 // The C example (examples/c/iommu.c) through the subprocess protocol: the correct build conforms,
-// the -DSTALE_IOTLB_BUG build gives a short COHERENCY counterexample, and the CLI agrees.
+// the -DSTALE_IOTLB_BUG build gives a short COHERENCY counterexample, and the CLI agrees; its v2
+// replacePasid (declared with pasidReplace) is driven directly, every answer judged by the model.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkConformance } from '../properties/index.ts';
 import { SubprocessIommu } from '../properties/adapters/subprocess.ts';
+import { ReferenceIommu } from '../model/index.ts';
+import { dispatch, type Call } from '../model/ops.ts';
 
 const SOURCE = fileURLToPath(new URL('../examples/c/iommu.c', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/iommu-conformance.mjs', import.meta.url));
@@ -47,7 +50,7 @@ describe.skipIf(!compiler)('the C example', () => {
   const check = async (exe: string, numRuns: number) => {
     const adapter = await SubprocessIommu.start(`"${exe}"`);
     adapters.push(adapter);
-    expect(adapter.capabilities).toEqual({ deviceIdBits: 24 });
+    expect(adapter.capabilities).toEqual({ deviceIdBits: 24, pasidReplace: true });
     return checkConformance(
       async () => {
         await adapter.reset();
@@ -71,6 +74,79 @@ describe.skipIf(!compiler)('the C example', () => {
     expect(report.counterexample?.property).toBe('COHERENCY');
     expect(report.counterexample!.steps.length).toBeLessThanOrEqual(8);
     expect(report.counterexample!.steps.at(-1)).toMatch(/translate/);
+  });
+
+  it('replacePasid (v2): declared, moves the PASID to the new domain in one step, every answer conforming', async () => {
+    const a = await SubprocessIommu.start(`"${good}"`, { cwd: dir });
+    adapters.push(a);
+    expect(a.capabilities?.pasidReplace).toBe(true);
+    await a.reset();
+    const model = new ReferenceIommu(a.capabilities);
+    const answers: unknown[] = [];
+    const run = async (call: Call): Promise<unknown> => {
+      const answer = await dispatch(a, call);
+      const verdict = model.check(call, answer);
+      expect(verdict, `${JSON.stringify(call, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))} answered ${JSON.stringify(answer, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`).toMatchObject({ conforming: true });
+      answers.push(answer);
+      return answer;
+    };
+    const OK = { ok: true };
+    const err = (error: string) => ({ ok: false, error });
+    const read = (pasid: number | null, iova = 0x1234n): Call => ({ op: 'translate', device: 0, pasid, iova, access: 'read' });
+
+    // Two paging domains with the same IOVA page mapped to different PAs; a third, unmapped.
+    expect(await run({ op: 'createDomain', id: 1 })).toEqual(OK);
+    expect(await run({ op: 'createDomain', id: 2 })).toEqual(OK);
+    expect(await run({ op: 'createDomain', id: 3, options: { invalidation: 'deferred' } })).toEqual(OK);
+    expect(await run({ op: 'map', domain: 1, iova: 0x1000n, pa: 0x100000n, size: 0x1000n, prot: 3 })).toEqual(OK);
+    expect(await run({ op: 'map', domain: 2, iova: 0x1000n, pa: 0x200000n, size: 0x1000n, prot: 1 })).toEqual(OK);
+
+    // ENOENT: (device, PASID) has no domain yet, or the domain is unknown; nothing attached by it.
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 2 })).toEqual(err('ENOENT'));
+    expect(await run(read(1))).toEqual({ ok: false, fault: 'blocked' });
+    expect(await run({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 })).toEqual(OK);
+    expect(await run({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 })).toEqual(err('EBUSY')); // kept (v2 allows either)
+    expect(await run(read(1))).toEqual({ ok: true, pa: 0x100234n }); // fills the IOTLB
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 9 })).toEqual(err('ENOENT'));
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 2, domain: 2 })).toEqual(err('ENOENT'));
+    expect(await run({ op: 'replacePasid', device: 1, pasid: 1, domain: 2 })).toEqual(err('ENOENT'));
+    expect(await run(read(1))).toEqual({ ok: true, pa: 0x100234n }); // a failed replace keeps the old domain
+    expect(await run(read(2))).toEqual({ ok: false, fault: 'blocked' });
+
+    // Bad arguments: EINVAL, checked first (the domain 9 is unknown too), and nothing changes.
+    for (const bad of [
+      { device: 0, pasid: 0, domain: 2 },
+      { device: 0, pasid: 1 << 20, domain: 2 },
+      { device: 0, pasid: 1.5, domain: 9 },
+      { device: 0, pasid: null as unknown as number, domain: 2 },
+      { device: -1, pasid: 1, domain: 2 },
+      { device: 1 << 24, pasid: 1, domain: 2 },
+      { device: 0, pasid: 1, domain: -1 },
+      { device: 0, pasid: 1, domain: 2 ** 32 },
+      { device: 0, pasid: 1, domain: 2.5 },
+    ])
+      expect(await run({ op: 'replacePasid', ...bad })).toEqual(err('EINVAL'));
+    expect(await run(read(1))).toEqual({ ok: true, pa: 0x100234n });
+
+    // The replace itself: right after a (cacheable) translate through domain 1, domain 2's PA only.
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 2 })).toEqual(OK);
+    expect(await run(read(1))).toEqual({ ok: true, pa: 0x200234n });
+    expect(await run({ op: 'translate', device: 0, pasid: 1, iova: 0x1234n, access: 'write' })).toEqual({ ok: false, fault: 'permission' }); // domain 2's prot
+    expect(await run(read(null))).toEqual({ ok: false, fault: 'blocked' }); // RID traffic unaffected
+    expect(await run({ op: 'destroyDomain', id: 2 })).toEqual(err('EBUSY')); // now in use
+    expect(await run({ op: 'destroyDomain', id: 1 })).toEqual(OK); // no longer in use
+
+    // Same domain: succeeds and changes nothing.
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 2 })).toEqual(OK);
+    expect(await run(read(1))).toEqual({ ok: true, pa: 0x200234n });
+
+    // Onto an empty deferred domain: nothing of domain 2 (cached or not) is seen through the PASID.
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 3 })).toEqual(OK);
+    expect(await run(read(1))).toEqual({ ok: false, fault: 'not-mapped' });
+    expect(await run({ op: 'detachPasid', device: 0, pasid: 1 })).toEqual(OK);
+    expect(await run({ op: 'replacePasid', device: 0, pasid: 1, domain: 2 })).toEqual(err('ENOENT')); // detached: none to replace
+    expect(await run(read(1))).toEqual({ ok: false, fault: 'blocked' });
+    expect(answers.length).toBeGreaterThan(30);
   });
 
   it('fails through the CLI with --exec (exit 1, files written)', async () => {

@@ -10,7 +10,10 @@
  * IOTLB of 8 entries, tagged by domain id, is filled by translate and invalidated by unmap in
  * strict domains, by flush in deferred domains, and dropped when a domain is destroyed.
  * Requests have a fixed flat shape, so the JSON parser is minimal. Declared capabilities:
- * deviceIdBits 24 (like a RISC-V 3-level device directory); everything else defaults.
+ * deviceIdBits 24 (like a RISC-V 3-level device directory) and pasidReplace (v2: replacePasid
+ * swaps a PASID's domain in one step); everything else defaults. The IOTLB is tagged by domain,
+ * not by device or PASID, and translate looks the domain up first, so a replace needs no
+ * invalidation: the old domain's entries are simply no longer reached through that PASID.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -383,6 +386,20 @@ static void op_attach_pasid(struct jval *req)
 	ok();
 }
 
+/* v2: replaces the domain of an attached (device, PASID) in one step, never blocking it between. */
+static void op_replace_pasid(struct jval *req)
+{
+	u64 dev, pasid, dom;
+	if (!get_int(req, "device", 0, (double)(1ULL << DEVICE_ID_BITS), &dev) ||
+	    !get_int(req, "pasid", 1, (double)(1ULL << PASID_BITS), &pasid) ||
+	    !get_int(req, "domain", 0, DOMAIN_LIMIT, &dom))
+		FAIL("EINVAL");
+	if (!find_domain((u32)dom)) FAIL("ENOENT");
+	for (size_t i = 0; i < npasids; i++)
+		if (pasids[i].device == dev && pasids[i].pasid == pasid) { pasids[i].domain = (u32)dom; ok(); return; }
+	err("ENOENT"); /* no domain to replace: nothing changes */
+}
+
 static void op_detach_pasid(struct jval *req)
 {
 	u64 dev, pasid;
@@ -545,7 +562,7 @@ int main(void)
 			fprintf(stderr, "iommu: cannot parse request: %s", line);
 			err("EINVAL");
 		} else if (!strcmp(op->str, "capabilities")) {
-			printf("{\"ok\":true,\"value\":{\"deviceIdBits\":%d}}\n", DEVICE_ID_BITS);
+			printf("{\"ok\":true,\"value\":{\"deviceIdBits\":%d,\"pasidReplace\":true}}\n", DEVICE_ID_BITS);
 		} else if (!strcmp(op->str, "reset")) {
 			reset_all();
 			ok();
@@ -555,6 +572,7 @@ int main(void)
 		else if (!strcmp(op->str, "detachDevice")) op_detach(req);
 		else if (!strcmp(op->str, "attachPasid")) op_attach_pasid(req);
 		else if (!strcmp(op->str, "detachPasid")) op_detach_pasid(req);
+		else if (!strcmp(op->str, "replacePasid")) op_replace_pasid(req);
 		else if (!strcmp(op->str, "map")) op_map(req);
 		else if (!strcmp(op->str, "unmap")) op_unmap(req);
 		else if (!strcmp(op->str, "flush")) op_flush(req);
