@@ -1,13 +1,14 @@
 // checkConformance: runs generated sequences against an implementation and the model, shrinks
 // any failure to a minimal sequence, and reports it as steps, a runnable test and replay values.
 import fc from 'fast-check';
-import { resolveCapabilities, parseDomainOptions } from '../model/validate.ts';
+import { resolveCapabilities, parseDomainOptions, type ResolvedCapabilities } from '../model/validate.ts';
 import type { Call, Capabilities, DomainOptions, Iommu } from '../model/types.ts';
 import { missingMethods } from '../model/ops.ts';
 import { runArbitrary } from './generate/intents.ts';
 import { forEachInOrder, isPromiseLike, type Maybe } from './run/invoke.ts';
 import { describeSteps, reproTest, type ReproMeta, type ReproTarget } from './report/repro.ts';
 import { DEFAULT_DOMAIN_KINDS } from './generate/resolve.ts';
+import { NESTED_DOMAIN_KINDS } from './generate/scene.ts';
 import { RunContext, type RunSettings } from './run/run.ts';
 import { ConformanceFailure, callsOf } from './run/trace.ts';
 import { shrinkCalls, type Failing } from './shrink/shrink.ts';
@@ -85,6 +86,15 @@ function optionsProblem(o: CheckOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * The default mix of domain kinds that these capabilities allow; with `nesting`, nested domains
+ * too (a nested kind is checked with a placeholder parent: the generator picks the real one).
+ */
+export function defaultKinds(caps: ResolvedCapabilities): Partial<DomainOptions>[] {
+  const allowed = (k: Partial<DomainOptions>): boolean => parseDomainOptions(k.type === 'nested' ? { ...k, parent: 0 } : k, caps) !== undefined;
+  return [...DEFAULT_DOMAIN_KINDS, ...(caps.nesting ? NESTED_DOMAIN_KINDS : [])].filter(allowed);
+}
+
 /** The implementation the factory gives, checked to have every method of the interface. */
 async function instance(factory: Factory): Promise<Iommu> {
   const iommu: unknown = await factory();
@@ -109,7 +119,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     return failed(error instanceof Error ? error.message : String(error));
   }
   const caps = resolveCapabilities(capabilities);
-  const kinds = options.domains ?? DEFAULT_DOMAIN_KINDS.filter((k) => parseDomainOptions(k, caps) !== undefined);
+  const kinds = options.domains ?? defaultKinds(caps);
   const settings: RunSettings = {
     capabilities,
     kinds,
@@ -125,7 +135,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   let foundAt = 0;
   let budgetSpent = false;
   const shrinkTimeMs = options.shrinkTimeMs ?? defaultShrinkTimeMs();
-  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false), async (intents) => {
+  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false, caps), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
     if (failing && Date.now() - foundAt > shrinkTimeMs / 2) {

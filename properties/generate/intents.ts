@@ -3,6 +3,7 @@
 // against the model's state (resolve.ts), picking by index: most steps then hit live mappings,
 // attached devices and fresh stale windows instead of empty space.
 import fc from 'fast-check';
+import type { ResolvedCapabilities } from '../../model/validate.ts';
 
 const pick = fc.nat({ max: 0xffff });
 
@@ -21,7 +22,10 @@ export type Intent =
   | { readonly kind: 'recycle'; readonly pick: number; readonly shape: number }
   | { readonly kind: 'churn'; readonly pick: number; readonly count: number }
   | { readonly kind: 'storm'; readonly pick: number; readonly rounds: number }
-  | { readonly kind: 'mapPieces'; readonly pick: number; readonly count: number; readonly prot: number };
+  | { readonly kind: 'mapPieces'; readonly pick: number; readonly count: number; readonly prot: number }
+  // v2, generated only when the implementation declares the capability:
+  | { readonly kind: 'replacePasid'; readonly target: number; readonly pick: number }
+  | { readonly kind: 'nested'; readonly pick: number; readonly variant: number };
 
 export type IntentKind = Intent['kind'];
 
@@ -48,6 +52,8 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
   churn: fc.record({ kind: fc.constant('churn'), pick, count: pick }),
   storm: fc.record({ kind: fc.constant('storm'), pick, rounds: pick }),
   mapPieces: fc.record({ kind: fc.constant('mapPieces'), pick, count: pick, prot: fc.constantFrom(3, 1) }),
+  replacePasid: fc.record({ kind: fc.constant('replacePasid'), target: pick, pick }),
+  nested: fc.record({ kind: fc.constant('nested'), pick, variant: pick }),
 };
 
 /** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
@@ -67,19 +73,30 @@ const WEIGHTS: Record<IntentKind, number> = {
   churn: 1,
   storm: 1,
   mapPieces: 3,
+  replacePasid: 6,
+  nested: 5,
+};
+
+/** The kinds of v2 that need a capability, and the PASID kinds that need PASIDs. */
+const NEEDS: Partial<Record<IntentKind, (caps: ResolvedCapabilities) => boolean>> = {
+  replacePasid: (caps) => caps.pasidReplace && caps.pasidBits > 0,
+  nested: (caps) => caps.nesting,
+  attachPasid: (caps) => caps.pasidBits > 0,
+  detachPasid: (caps) => caps.pasidBits > 0,
 };
 
 /**
  * A run: a few domains created and attached first (so that the body starts in an interesting
  * state; shrinking may drop them), then the body.
  */
-export function runArbitrary(maxCommands: number, invalidArguments: boolean): fc.Arbitrary<Intent[]> {
+export function runArbitrary(maxCommands: number, invalidArguments: boolean, caps: ResolvedCapabilities): fc.Arbitrary<Intent[]> {
+  const offered = (kind: IntentKind): boolean => NEEDS[kind]?.(caps) ?? true;
   const body = fc.oneof(
     ...(Object.keys(WEIGHTS) as IntentKind[])
-      .filter((kind) => invalidArguments || kind !== 'invalid')
+      .filter((kind) => (invalidArguments || kind !== 'invalid') && offered(kind))
       .map((kind) => ({ arbitrary: arbitraries[kind] as fc.Arbitrary<Intent>, weight: WEIGHTS[kind] })),
   );
-  const attach = fc.oneof(arbitraries.attachDevice, arbitraries.attachPasid) as fc.Arbitrary<Intent>;
+  const attach = (offered('attachPasid') ? fc.oneof(arbitraries.attachDevice, arbitraries.attachPasid) : arbitraries.attachDevice) as fc.Arbitrary<Intent>;
   return fc
     .tuple(
       fc.array(arbitraries.createDomain, { minLength: 0, maxLength: 3 }),

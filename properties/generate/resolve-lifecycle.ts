@@ -2,7 +2,7 @@
 import { SIZE_2M, type Call, type DomainId, type DomainOptions } from '../../model/types.ts';
 import type { DomainConfig } from '../../model/validate.ts';
 import type { Intent } from './intents.ts';
-import { DOMAIN_IDS, EDGE_DOMAIN_IDS, choose, domainId, type Scene } from './scene.ts';
+import { DOMAIN_IDS, EDGE_DOMAIN_IDS, choose, domainId, isParentKind, type Scene } from './scene.ts';
 
 /** Options that createDomain must refuse (EINVAL): the generator sends one now and then. */
 const INVALID_OPTIONS: readonly unknown[] = [
@@ -30,9 +30,30 @@ export function createCall(scene: Scene, intent: Extract<Intent, { kind: 'create
     () => choose(EDGE_DOMAIN_IDS, intent.id >> 4),
   ];
   const id = choose(ids, intent.id)() ?? choose(DOMAIN_IDS, intent.id >> 4);
-  const options = intent.invalid % 25 === 0 ? choose(INVALID_OPTIONS, intent.invalid >> 5) : choose(scene.kinds, intent.shape);
+  const kind = intent.invalid % 25 === 0 ? choose(INVALID_OPTIONS, intent.invalid >> 5) : choose(scene.kinds, intent.shape);
+  const options = (kind as DomainOptions | null)?.type === 'nested' ? withParent(scene, kind as DomainOptions, intent.shape >> 5) : kind;
   const isDefault = typeof options === 'object' && options !== null && Object.keys(options).length === 0 && intent.shape % 2 === 0;
   return isDefault ? { op: 'createDomain', id } : { op: 'createDomain', id, options: options as DomainOptions };
+}
+
+/**
+ * A nested kind gets a parent: mostly a paging domain of the scene (one with nested domains
+ * already, now and then: several over one parent), sometimes one that cannot be a parent (a
+ * nested, identity or blocked domain: EINVAL) or an unknown id (ENOENT).
+ */
+function withParent(scene: Scene, kind: DomainOptions, seed: number): DomainOptions {
+  const parents = scene.domains.filter(isParentKind);
+  const others = scene.domains.filter((d) => !isParentKind(d));
+  const picks: (() => DomainId | undefined)[] = [
+    () => (parents.length ? choose(parents, seed >> 3).id : undefined),
+    () => (parents.length ? choose(parents, seed >> 3).id : undefined),
+    () => (parents.length ? choose(parents, seed >> 3).id : undefined),
+    () => (parents.length ? choose(parents, seed >> 3).id : undefined),
+    () => (parents.length ? choose(parents, seed >> 3).id : undefined),
+    () => (others.length ? choose(others, seed >> 3).id : undefined),
+    () => choose(DOMAIN_IDS, seed >> 3),
+  ];
+  return { ...kind, parent: choose(picks, seed)() ?? choose(DOMAIN_IDS, seed >> 3) };
 }
 
 export function destroyCall(scene: Scene, intent: Extract<Intent, { kind: 'destroyDomain' }>): Call {
@@ -44,9 +65,10 @@ export function destroyCall(scene: Scene, intent: Extract<Intent, { kind: 'destr
 
 /** The options that create a domain of this configuration again. */
 export function optionsOf(config: DomainConfig): DomainOptions {
-  if (config.type !== 'paging') return { type: config.type };
+  if (config.type === 'identity' || config.type === 'blocked') return { type: config.type };
   const { levels, pageSizes, invalidation, unmap, aperture } = config;
-  return { levels, pageSizes: [...pageSizes], invalidation, unmap, aperture };
+  const table = { levels, pageSizes: [...pageSizes], invalidation, unmap, aperture };
+  return config.type === 'nested' ? { type: 'nested', parent: config.parent, ...table } : table;
 }
 
 /**

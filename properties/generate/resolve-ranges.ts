@@ -60,7 +60,10 @@ export function mapCall(scene: Scene, intent: Extract<Intent, { kind: 'map' }>):
   // A 1G range is kept congruent: an implementation that cannot use a 1G leaf pays per 4K page.
   const neighbour = before ?? after;
   const extendsNeighbour = neighbour !== undefined && intent.pa % 3 === 0; // one buffer mapped in pieces
-  const pa = (size >= SIZE_1G ? pas[0] : extendsNeighbour ? pas[pas.length - 1] : choose(pas, intent.pa))() ?? 0n;
+  // A nested domain's "PA" is an IPA: mostly one that its parent maps, so that both stages translate.
+  const parent = d?.config.type === 'nested' ? pagingDomain(scene, d.config.parent) : undefined;
+  const ipa = parent?.mappings.length && intent.pa % 4 !== 3 ? choose(parent.mappings, intent.pa >> 3).iova : undefined;
+  const pa = ipa ?? (size >= SIZE_1G ? pas[0] : extendsNeighbour ? pas[pas.length - 1] : choose(pas, intent.pa))() ?? 0n;
   const prot = extendsNeighbour && (intent.pa >> 2) % 2 === 0 ? neighbour.prot : intent.prot;
   return { op: 'map', domain: id, iova: iova < 0n ? 0n : iova, pa: pa < 0n ? 0n : pa, size, prot };
 }
@@ -126,11 +129,12 @@ const STORM_ROUNDS = [17, 17, 17, 17, 65, 257];
 const STORM_DOMAIN_IDS = 0x5000;
 
 /** Attach, detach and translate calls for one (device, PASID or RID) source. */
-function sourceCalls(device: number, pasid: Pasid) {
+export function sourceCalls(device: number, pasid: Pasid) {
   return {
     attach: (domain: DomainId): Call => (pasid === null ? { op: 'attachDevice', device, domain } : { op: 'attachPasid', device, pasid, domain }),
     detach: (): Call => (pasid === null ? { op: 'detachDevice', device } : { op: 'detachPasid', device, pasid }),
     read: (iova: bigint): Call => ({ op: 'translate', device, pasid, iova, access: 'read' }),
+    write: (iova: bigint): Call => ({ op: 'translate', device, pasid, iova, access: 'write' }),
   };
 }
 

@@ -82,5 +82,23 @@ export function invalidCall(scene: Scene, intent: Extract<Intent, { kind: 'inval
     { op: 'destroyDomain', id: 1.5 },
     { op: 'detachDevice', device: Number.POSITIVE_INFINITY },
   ] as unknown as Call[];
-  return choose(scene.representableOnly ? representable : [...representable, ...typed], intent.variant);
+  // v2: bad arguments of replacePasid and of nested domains, when the capability is declared.
+  const v2: Call[] = [
+    ...(caps.pasidReplace
+      ? [
+          { op: 'replacePasid', device: 0, pasid: 0, domain: d },
+          { op: 'replacePasid', device: 0, pasid: 2 ** caps.pasidBits, domain: d },
+          { op: 'replacePasid', device: 2 ** caps.deviceIdBits, pasid: 1, domain: d },
+        ] satisfies Call[]
+      : []),
+    ...(caps.nesting
+      ? [
+          { op: 'createDomain', id: 9, options: { type: 'nested' } }, // no parent
+          { op: 'createDomain', id: 9, options: { parent: d } }, // a parent on a paging domain
+          { op: 'createDomain', id: 9, options: { type: 'identity', parent: d } },
+          { op: 'createDomain', id: 9, options: { type: 'nested', parent: 2 ** 32 } },
+        ] satisfies Call[]
+      : []),
+  ];
+  return choose(scene.representableOnly ? [...representable, ...v2] : [...representable, ...typed, ...v2], intent.variant);
 }

@@ -6,6 +6,7 @@ import type { Call } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { createCall, destroyCall, recycleCalls } from './resolve-lifecycle.ts';
 import { churnCalls, mapCall, mapPiecesCalls, stormCalls, unmapCall } from './resolve-ranges.ts';
+import { nestedCalls, replaceCall } from './resolve-nested.ts';
 import { dmaCalls, invalidCall } from './resolve-traffic.ts';
 import { domainId, isPaging, target, type Scene } from './scene.ts';
 
@@ -56,5 +57,9 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return stormCalls(scene, intent);
     case 'mapPieces':
       return mapPiecesCalls(scene, intent);
+    case 'replacePasid':
+      return [replaceCall(scene, intent)];
+    case 'nested':
+      return nestedCalls(scene, intent);
   }
 }

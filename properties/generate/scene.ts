@@ -4,7 +4,7 @@ import type { AttachmentView, DomainView } from '../../model/reference.ts';
 import type { Call } from '../../model/ops.ts';
 export { BOUNDARIES, LEVEL_STRIDES } from '../geometry.ts';
 import { SIZE_2M, SIZE_4K, type DomainId, type DomainOptions, type Pasid } from '../../model/types.ts';
-import type { DomainConfig, ResolvedCapabilities } from '../../model/validate.ts';
+import { hasTable, type DomainConfig, type ResolvedCapabilities, type TableConfig } from '../../model/validate.ts';
 
 export interface Range {
   readonly domain: DomainId;
@@ -47,7 +47,8 @@ function remember(ranges: Range[], range: Range): void {
   if (ranges.length > RECENT) ranges.shift();
 }
 
-export type PagingView = DomainView & { readonly config: Extract<DomainConfig, { type: 'paging' }> };
+/** A domain with a page table: paging, or nested (whose table gives IPAs). */
+export type PagingView = DomainView & { readonly config: Extract<DomainConfig, TableConfig> };
 
 export const K4 = SIZE_4K;
 export const DOMAIN_IDS = [1, 2, 3, 4];
@@ -55,7 +56,12 @@ export const DOMAIN_IDS = [1, 2, 3, 4];
 export const EDGE_DOMAIN_IDS = [0, 0xffff_ffff, 0x1_0001];
 
 export const choose = <T>(items: readonly T[], seed: number): T => items[seed % items.length];
-export const isPaging = (d: DomainView): d is PagingView => d.config.type === 'paging';
+export const isPaging = (d: DomainView): d is PagingView => hasTable(d.config);
+/** A paging domain proper: one that can be a parent. */
+export const isParentKind = (d: DomainView): boolean => d.config.type === 'paging';
+/** The nested domains over a domain. */
+export const nestedOver = (domains: readonly DomainView[], id: DomainId): DomainView[] =>
+  domains.filter((d) => d.config.type === 'nested' && d.config.parent === id);
 
 /** The default mix of domain kinds, as options to createDomain. */
 export const DEFAULT_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
@@ -73,6 +79,15 @@ export const DEFAULT_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
   { aperture: 1n << 32n },
   { type: 'identity' },
   { type: 'blocked' },
+];
+
+/** v2, with `nesting` declared: nested domains (their parent is picked when one is created). */
+export const NESTED_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
+  { type: 'nested' },
+  { type: 'nested', invalidation: 'deferred' },
+  { type: 'nested', unmap: 'whole' },
+  { type: 'nested', levels: 3 },
+  { type: 'nested', pageSizes: [K4] },
 ];
 
 /** Few ids so that they collide; plus the top id and ids that alias 0 or 1 under 8/16-bit masks. */
@@ -94,7 +109,8 @@ export function target(scene: Scene, seed: number, pasid: 'rid' | 'pasid' | 'any
     return { device: a.device, pasid: a.pasid };
   }
   const device = choose(devices(scene.caps), seed >> 4);
-  const wantsRid = pasid === 'rid' || (pasid === 'any' && (seed >> 8) % 3 === 0);
+  // With pasidBits 0 there is no PASID traffic: only RID traffic is generated (bad PASIDs aside).
+  const wantsRid = pasid === 'rid' || (pasid === 'any' && ((seed >> 8) % 3 === 0 || scene.caps.pasidBits === 0));
   return { device, pasid: wantsRid ? null : choose(pasids(scene.caps), seed >> 10) };
 }
 

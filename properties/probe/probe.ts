@@ -5,6 +5,7 @@
 import type { Extent } from '../../model/address-space.ts';
 import type { AttachmentView, DomainView } from '../../model/reference.ts';
 import { LEVEL_STRIDES } from '../geometry.ts';
+import type { CallOf } from '../../model/ops.ts';
 import { SIZE_4K, type Access, type Call, type DomainId, type Pasid } from '../../model/types.ts';
 
 /** The model's state at one moment, read once per step. */
@@ -34,6 +35,7 @@ export function focusOf(view: StateView, call: Call): Focus {
       return { extents: extentsOf(view, domainOfTarget(view, call.device, null)) };
     case 'attachPasid':
     case 'detachPasid':
+    case 'replacePasid':
       return { extents: extentsOf(view, domainOfTarget(view, call.device, call.pasid)) };
     case 'unmap':
       return { extents: extentsOf(view, call.domain).filter((e) => e.iova < call.iova + call.size && call.iova < e.iova + e.size) };
@@ -92,7 +94,8 @@ export function probesAfter(view: StateView, call: Call, focus: Focus, step: num
     case 'attachDevice':
     case 'detachDevice':
     case 'attachPasid':
-    case 'detachPasid': {
+    case 'detachPasid':
+    case 'replacePasid': {
       // The target must see only its new domain; its other traffic class must not change.
       const pasid = call.op === 'attachDevice' || call.op === 'detachDevice' ? null : call.pasid;
       const now = extentsOf(view, domainOfTarget(view, call.device, pasid));
@@ -107,12 +110,39 @@ export function probesAfter(view: StateView, call: Call, focus: Focus, step: num
     default:
       break;
   }
+  // A parent changed (v2): translate through every nested domain over it, at the IOVAs whose IPAs
+  // the change touched (a combined stage-1+stage-2 entry must not outlive the stage-2 one).
+  const touched = touchedRange(call, focus);
+  if (touched) for (const probe of throughNested(view, touched)) add(probe.device, probe.pasid, probe.iova, probe.access);
   // A rotating sample: one attached target at one live or stale page of any domain.
   const pages = view.domains.flatMap((d) => [...d.mappings, ...d.stale]);
   if (attachments.length > 0 && pages.length > 0) {
     const a = attachments[step % attachments.length];
     const e = pages[(step >> 1) % pages.length];
     add(a.device, a.pasid, e.iova, step % 2 === 0 ? 'read' : 'write');
+  }
+  return probes.slice(0, MAX_PROBES);
+}
+
+/** The addresses a map, unmap or flush of a domain changed, as ranges of that domain. */
+function touchedRange(call: Call, focus: Focus): { domain: DomainId; ranges: readonly { iova: bigint; size: bigint }[] } | undefined {
+  if (call.op === 'map' || call.op === 'unmap') return { domain: call.domain, ranges: [call] };
+  if (call.op === 'flush') return { domain: call.domain, ranges: focus.extents };
+  return undefined;
+}
+
+/** For each nested domain over `parent` and each of its users, translations at the IOVAs whose IPAs fall in the ranges. */
+function throughNested(view: StateView, touched: NonNullable<ReturnType<typeof touchedRange>>): CallOf<'translate'>[] {
+  const parent = touched.domain;
+  const probes: CallOf<'translate'>[] = [];
+  for (const child of view.domains.filter((d) => d.config.type === 'nested' && d.config.parent === parent)) {
+    const users = view.attachments.filter((a) => a.domain === child.id).slice(0, FEW);
+    for (const m of child.mappings) {
+      const hit = touched.ranges.find((r) => m.pa < r.iova + r.size && r.iova < m.pa + m.size);
+      if (hit === undefined) continue;
+      const iova = m.iova + ((hit.iova > m.pa ? hit.iova : m.pa) - m.pa); // the first IOVA whose IPA the change touched
+      for (const a of users) for (const access of ['read', 'write'] as const) probes.push({ op: 'translate', device: a.device, pasid: a.pasid, iova, access });
+    }
   }
   return probes.slice(0, MAX_PROBES);
 }

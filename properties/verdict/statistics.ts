@@ -68,5 +68,29 @@ export function shapesOf(
   }
   if (call.op === 'createDomain' && destroyed.includes(call.id)) shapes.push('domain-id-reuse');
   if (call.op === 'attachPasid' && attachments.some((a) => a.device === call.device && a.pasid === null)) shapes.push('pasid-beside-rid');
+  shapes.push(...v2Shapes(call, state));
+  return shapes;
+}
+
+/** v2's shapes: nested domains and their parents, PASID replace. None arise for a v1 implementation. */
+function v2Shapes(call: Call, { domains: views, attachments }: NonNullable<Parameters<typeof shapesOf>[1]>): string[] {
+  const shapes: string[] = [];
+  const domain = (id: DomainId | undefined) => views.find((d) => d.id === id);
+  const children = (id: DomainId) => views.filter((d) => d.config.type === 'nested' && d.config.parent === id);
+  const used = (id: DomainId) => attachments.some((a) => a.domain === id);
+  if (call.op === 'createDomain' && call.options?.type === 'nested') {
+    const parent = domain(call.options.parent);
+    if (parent?.config.type === 'paging' && parent.config.invalidation === 'deferred') shapes.push('nested-over-deferred');
+    if (parent && children(parent.id).length > 0) shapes.push('nested-beside-nested');
+  }
+  if ((call.op === 'map' || call.op === 'unmap' || call.op === 'flush') && children(call.domain).some((c) => used(c.id) && c.mappings.length > 0))
+    shapes.push('parent-change-under-nested');
+  if ((call.op === 'attachDevice' || call.op === 'attachPasid' || call.op === 'replacePasid') && children(call.domain).length > 0) shapes.push('parent-also-attached');
+  if ((call.op === 'attachPasid' || call.op === 'replacePasid') && domain(call.domain)?.config.type === 'nested') shapes.push('nested-on-pasid');
+  if (call.op === 'replacePasid') {
+    const old = domain(attachments.find((a) => a.device === call.device && a.pasid === call.pasid)?.domain);
+    if (old && old.mappings.length > 0) shapes.push('replace-under-traffic');
+  }
+  if (call.op === 'destroyDomain' && children(call.id).length > 0) shapes.push('destroy-parent-with-nested');
   return shapes;
 }
