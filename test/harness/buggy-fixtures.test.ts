@@ -3,32 +3,15 @@
 // demo yields a non-conforming answer, exactly where the demo says.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReferenceIommu, describeResult, describeTranslation } from '../../model/reference.ts';
+import { describeResult, describeTranslation } from '../../model/reference.ts';
 import { SIZE_1G, SIZE_2M, SIZE_4K, type Call, type CallOf, type DomainOptions } from '../../model/types.ts';
 import { BUGS, BUG_NAMES, CachedIommu, type BugName } from '../fixtures/buggy/cached-iommu.ts';
 import { DEMOS, perform } from '../fixtures/buggy/demos.ts';
-
-interface Failure {
-  step: number;
-  call: string;
-  expected: string;
-  actual: string;
-}
-
-const show = (call: Call): string =>
-  JSON.stringify(call, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+import { describeFailure, firstFailure as firstFailureOf, type Failure } from '../helpers/judge.ts';
 
 /** Replays `calls` on a CachedIommu, judging each answer; the first non-conforming one, if any. */
-function firstFailure(calls: readonly Call[], bug?: BugName, iotlbSize?: number): Failure | undefined {
-  const impl = new CachedIommu(bug, iotlbSize === undefined ? undefined : { iotlbSize });
-  const ref = new ReferenceIommu();
-  for (const [step, call] of calls.entries()) {
-    const answer = perform(impl, call);
-    const verdict = ref.check(call, answer);
-    if (!verdict.conforming) return { step, call: show(call), expected: verdict.expected, actual: verdict.actual };
-  }
-  return undefined;
-}
+const firstFailure = (calls: readonly Call[], bug?: BugName, iotlbSize?: number): Failure | undefined =>
+  firstFailureOf(new CachedIommu(bug, iotlbSize === undefined ? undefined : { iotlbSize }), calls);
 
 const describeAnswer = (call: Call, answer: unknown): string | undefined =>
   call.op === 'translate' ? describeTranslation(answer) : describeResult(answer, call.op);
@@ -246,7 +229,7 @@ describe('CachedIommu with no bug conforms on random call sequences', () => {
         fc.property(arbSequence, (calls) => {
           const failure = firstFailure(calls, undefined, iotlbSize);
           if (failure !== undefined) {
-            throw new Error(`step ${failure.step} ${failure.call}: expected ${failure.expected}, got ${failure.actual}`);
+            throw new Error(describeFailure(failure));
           }
         }),
         { numRuns: 300, seed: iotlbSize === 16 ? 16 : 2 },

@@ -11,15 +11,12 @@ import { FastIommu } from '../../impl/index.ts';
 import { ReferenceIommu } from '../../model/index.ts';
 import type { Call, Capabilities, DomainOptions, Iommu } from '../../model/types.ts';
 import { checkConformance } from '../../properties/index.ts';
+import { K4, M2, G1, U64_LIMIT as U64 } from '../helpers/sizes.ts';
+import { show as text } from '../helpers/text.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
-const G1 = 0x4000_0000n;
-const U64 = 1n << 64n;
 
 type Callable = Record<string, (...a: unknown[]) => unknown>;
 const invoke = (io: object, c: Call): unknown => (io as Callable)[c.op]!(...Object.values(c).slice(1));
-const text = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 
 /** FastIommu and the model side by side: every answer must equal the model's face and conform. */
 function pair(): { io: FastIommu; run: (c: Call) => unknown } {

@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { FastIommu, type FastIommuOptions } from '../../impl/index.ts';
 import type { DomainOptions } from '../../model/types.ts';
 import { checkConformance, type CheckOptions } from '../../properties/index.ts';
+import { K4, M2 } from '../helpers/sizes.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
 
 async function conforms(options: FastIommuOptions, check: CheckOptions): Promise<Record<string, number>> {
   const report = await checkConformance(() => new FastIommu(options), check);

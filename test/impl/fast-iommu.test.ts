@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FastIommu } from '../../impl/index.ts';
 import type { DomainOptions } from '../../model/types.ts';
+import { pa, fault, bytes, EINVAL, ENOENT, EEXIST, EBUSY, ERANGE, ENOSPC } from '../helpers/answers.ts';
+import { K4, M2, G1 } from '../helpers/sizes.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
-const G1 = 0x4000_0000n;
 
 /** A FastIommu whose invariants are checked by `check()`. */
 function fresh(opts?: ConstructorParameters<typeof FastIommu>[0]): FastIommu {
@@ -18,15 +17,6 @@ function setup(io: FastIommu, id = 1, options?: DomainOptions, dev = 0): void {
   expect(io.createDomain(id, options)).toEqual({ ok: true });
   expect(io.attachDevice(dev, id)).toEqual({ ok: true });
 }
-const pa = (x: bigint) => ({ ok: true, pa: x });
-const fault = (f: string) => ({ ok: false, fault: f });
-const bytes = (x: bigint) => ({ ok: true, value: x });
-const EINVAL = { ok: false, error: 'EINVAL' };
-const ENOENT = { ok: false, error: 'ENOENT' };
-const EEXIST = { ok: false, error: 'EEXIST' };
-const EBUSY = { ok: false, error: 'EBUSY' };
-const ERANGE = { ok: false, error: 'ERANGE' };
-const ENOSPC = { ok: false, error: 'ENOSPC' };
 
 describe('FastIommu: argument validity', () => {
   it('answers EINVAL for out-of-range arguments of every method, before anything else', () => {

@@ -13,10 +13,8 @@ import { FastIommu } from '../../impl/index.ts';
 import { ENTRIES, PTE_LEAF, PTE_VALID, SPAN, leafPte, tablePte, type TableArena } from '../../impl/pagetable.ts';
 import { ReferenceIommu } from '../../model/index.ts';
 import type { Call } from '../../model/types.ts';
+import { K4, M2, G1 } from '../helpers/sizes.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
-const G1 = 0x4000_0000n;
 
 interface Inside {
   domains: Map<number, Domain>;

@@ -2,8 +2,8 @@
 // the ranges, and how check() judges malformed answers.
 import { describe, expect, it } from 'vitest';
 import { ReferenceIommu, type Call, type Capabilities } from '../../model/index.ts';
+import { EINVAL } from '../helpers/answers.ts';
 
-const EINVAL = { ok: false, error: 'EINVAL' };
 
 /** Domain 1 paging (page 0 mapped), domain 2 identity; device 0 RID on 1, (0, 7) on 1. */
 function setup(caps: Capabilities = { pasidReplace: true }): ReferenceIommu {

@@ -2,15 +2,11 @@
 // and which domain a (device, PASID) translates through (CONTRACT.md, "Semantics").
 import { describe, expect, it } from 'vitest';
 import { ReferenceIommu, type Call } from '../../model/index.ts';
+import { OK, err, BLOCKED, NOT_MAPPED, pa } from '../helpers/answers.ts';
+import { tr } from '../helpers/calls.ts';
+import { K4 } from '../helpers/sizes.ts';
+import { sorted } from '../helpers/text.ts';
 
-const K4 = 0x1000n;
-const OK = { ok: true };
-const err = (error: string) => ({ ok: false, error });
-const BLOCKED = { ok: false, fault: 'blocked' };
-const NOT_MAPPED = { ok: false, fault: 'not-mapped' };
-const pa = (x: bigint) => ({ ok: true, pa: x });
-const sorted = (xs: readonly string[]): string[] => [...xs].sort();
-const tr = (device: number, pasid: number | null, iova: bigint): Call => ({ op: 'translate', device, pasid, iova, access: 'read' });
 
 /** Domains 1 (A), 2 (B), 3 (C), each mapping IOVA 0 to its own PA 0x{id}00000. */
 function threeDomains(): ReferenceIommu {

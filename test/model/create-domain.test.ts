@@ -2,15 +2,12 @@
 // ENOSPC and re-creation after destroy (CONTRACT.md, "The interface" and "createDomain").
 import { describe, expect, it } from 'vitest';
 import { ReferenceIommu, type Call, type DomainOptions } from '../../model/index.ts';
+import { EINVAL } from '../helpers/answers.ts';
+import { K4, M2, G1, p2 } from '../helpers/sizes.ts';
+import { sorted } from '../helpers/text.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
-const G1 = 0x4000_0000n;
-const EINVAL = { ok: false, error: 'EINVAL' };
-const p2 = (n: number): bigint => 1n << BigInt(n);
 
 const configOf = (m: ReferenceIommu, id: number) => m.domainViews().find((d) => d.id === id)?.config;
-const sorted = (xs: readonly string[]): string[] => [...xs].sort();
 
 const DEFAULTS = { type: 'paging', levels: 4, pageSizes: [K4, M2, G1], invalidation: 'strict', unmap: 'split', aperture: p2(48) };
 

@@ -7,9 +7,9 @@ import { FastIommu } from '../../impl/index.ts';
 import { ReferenceIommu, describeResult, describeTranslation, parseDomainOptions, resolveCapabilities } from '../../model/index.ts';
 import type { Call, Capabilities, Iommu } from '../../model/types.ts';
 import { checkConformance } from '../../properties/index.ts';
+import { K4 } from '../helpers/sizes.ts';
 
 const SEED = { seed: 0x5eed, numRuns: 200 };
-const K4 = 0x1000n;
 const ERRNOS = ['EINVAL', 'ENOENT', 'EEXIST', 'EBUSY', 'ERANGE', 'ENOSPC'];
 const FAULTS = ['blocked', 'not-mapped', 'permission'];
 

@@ -1,19 +1,11 @@
 // Directed tests of the model: map, unmap ('split' and 'whole') and flush (CONTRACT.md, "Semantics").
 import { describe, expect, it } from 'vitest';
 import { ReferenceIommu, type Call, type DomainOptions } from '../../model/index.ts';
+import { OK, err, NOT_MAPPED, PERMISSION, pa } from '../helpers/answers.ts';
+import { map as mapCall, unmap as unmapCall } from '../helpers/calls.ts';
+import { K4, M2, PA_LIMIT, pages } from '../helpers/sizes.ts';
+import { sorted } from '../helpers/text.ts';
 
-const K4 = 0x1000n;
-const M2 = 0x20_0000n;
-const PA_LIMIT = 1n << 52n;
-const OK = { ok: true };
-const err = (error: string) => ({ ok: false, error });
-const NOT_MAPPED = { ok: false, fault: 'not-mapped' };
-const PERMISSION = { ok: false, fault: 'permission' };
-const pa = (x: bigint) => ({ ok: true, pa: x });
-const pages = (n: number | bigint): bigint => BigInt(n) * K4;
-const sorted = (xs: readonly string[]): string[] => [...xs].sort();
-const mapCall = (domain: number, iova: bigint, p: bigint, size: bigint, prot = 3): Call => ({ op: 'map', domain, iova, pa: p, size, prot });
-const unmapCall = (domain: number, iova: bigint, size: bigint): Call => ({ op: 'unmap', domain, iova, size });
 
 /** Domain 1 with `options`, 2 identity, 3 blocked; device 0 RID on 1. */
 function setup(options?: DomainOptions): ReferenceIommu {

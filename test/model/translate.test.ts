@@ -1,17 +1,11 @@
 // Directed tests of the model: translate (blocked, identity, aperture) and the coherency of
 // deferred domains, with isolation (CONTRACT.md, "translate").
 import { describe, expect, it } from 'vitest';
-import { ReferenceIommu, type Access, type Call, type DomainOptions } from '../../model/index.ts';
+import { ReferenceIommu, type DomainOptions } from '../../model/index.ts';
+import { OK, BLOCKED, NOT_MAPPED, PERMISSION, pa } from '../helpers/answers.ts';
+import { tr } from '../helpers/calls.ts';
+import { K4, PA_LIMIT, U64_MAX } from '../helpers/sizes.ts';
 
-const K4 = 0x1000n;
-const PA_LIMIT = 1n << 52n;
-const U64_MAX = (1n << 64n) - 1n;
-const OK = { ok: true };
-const BLOCKED = { ok: false, fault: 'blocked' };
-const NOT_MAPPED = { ok: false, fault: 'not-mapped' };
-const PERMISSION = { ok: false, fault: 'permission' };
-const pa = (x: bigint) => ({ ok: true, pa: x });
-const tr = (device: number, pasid: number | null, iova: bigint, access: Access = 'read'): Call => ({ op: 'translate', device, pasid, iova, access });
 const CURRENT = { conforming: true, stale: false };
 const STALE = { conforming: true, stale: true };
 
