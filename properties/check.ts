@@ -120,6 +120,8 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   }
   const caps = resolveCapabilities(capabilities);
   const kinds = options.domains ?? defaultKinds(caps);
+  if (!caps.nesting && kinds.some((k) => k.type === 'nested'))
+    return failed('bad options: nested domains need an implementation that declares capabilities.nesting');
   const settings: RunSettings = {
     capabilities,
     kinds,

@@ -2,6 +2,8 @@
 //
 //   --domains LIST   LIST is comma-separated kinds; a kind is one or more words joined by '+'.
 //   Words:   paging | identity | blocked        the domain type (paging when none is given)
+//            nested                             v2: a nested domain (stage 1) over a paging domain
+//                                               the generator picks; needs the `nesting` capability
 //            strict | deferred                  invalidation
 //            split | whole                      unmap mode
 //            levels3 | levels4 | levels5        table depth
@@ -14,7 +16,7 @@ import { parseDomainOptions, resolveCapabilities } from '../../model/validate.ts
 import { DEFAULT_DOMAIN_KINDS } from '../index.ts';
 
 export const DOMAIN_WORDS =
-  'paging, identity, blocked, strict, deferred, split, whole, levels3, levels4, levels5, 4k, 2m, 1g, aperture<N>, default';
+  'paging, identity, blocked, nested, strict, deferred, split, whole, levels3, levels4, levels5, 4k, 2m, 1g, aperture<N>, default';
 
 export class DomainsError extends Error {}
 
@@ -25,7 +27,7 @@ function parseKind(kind: string): Partial<DomainOptions> {
     options[key] = value;
   };
   for (const word of kind.split('+').map((w) => w.trim().toLowerCase())) {
-    if (word === 'paging' || word === 'identity' || word === 'blocked') set('type', word, word);
+    if (word === 'paging' || word === 'identity' || word === 'blocked' || word === 'nested') set('type', word, word);
     else if (word === 'strict' || word === 'deferred') set('invalidation', word, word);
     else if (word === 'split' || word === 'whole') set('unmap', word, word);
     else if (/^levels[345]$/.test(word)) set('levels', Number(word.slice(6)) as 3 | 4 | 5, word);
@@ -37,7 +39,9 @@ function parseKind(kind: string): Partial<DomainOptions> {
   }
   // `paging` alone is spelled {} like the harness's default kind.
   if (options.type === 'paging') delete options.type;
-  if (parseDomainOptions(options, resolveCapabilities(undefined)) === undefined)
+  // A nested kind is checked with a placeholder parent, as an implementation with `nesting` would.
+  const probe = options.type === 'nested' ? { ...options, parent: 0 } : options;
+  if (parseDomainOptions(probe, resolveCapabilities(options.type === 'nested' ? { nesting: true } : undefined)) === undefined)
     throw new DomainsError(`--domains: "${kind}" is not a valid domain (createDomain would answer EINVAL)`);
   return options;
 }

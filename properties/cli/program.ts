@@ -5,8 +5,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Call, DomainOptions } from '../../model/types.ts';
-import { resolveCapabilities, parseDomainOptions } from '../../model/validate.ts';
-import { DEFAULT_DOMAIN_KINDS, literal, formatCall, type Report } from '../index.ts';
+import { resolveCapabilities } from '../../model/validate.ts';
+import { literal, formatCall, type Report } from '../index.ts';
+import { defaultKinds } from '../check.ts';
 import { fromTraceJson, toTraceJson } from '../adapters/protocol.ts';
 import { replayCalls } from '../run/replay.ts';
 import { runCampaign } from './campaign.ts';
@@ -225,7 +226,7 @@ async function replay(file: string, flags: { impl?: string; exec?: string; iotlb
       throw new UsageError(`replay: bad capabilities: ${(e as Error).message}`);
     }
     const caps = resolveCapabilities(capabilities);
-    const kinds = trace.domains ?? DEFAULT_DOMAIN_KINDS.filter((k) => parseDomainOptions(k, caps) !== undefined);
+    const kinds = trace.domains ?? defaultKinds(caps);
     let used = false;
     const factory = () => {
       if (!used) {
