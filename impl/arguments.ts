@@ -20,14 +20,23 @@ export interface HwCapabilities {
   readonly leafMask: number;
   /** Sign-extended IOVAs: only the lower half of the table's reach is usable. */
   readonly canonical: boolean;
+  /** v2: nested domains (stage 1 over a paging parent), and replacePasid. */
+  readonly nesting: boolean;
+  readonly pasidReplace: boolean;
 }
+
+/** The options of a domain with a table of its own (paging or nested), defaults filled in. */
+export type TableConfig = { readonly pageSizes: readonly bigint[] } & Readonly<Required<Pick<DomainOptions, 'levels' | 'invalidation' | 'unmap' | 'aperture'>>>;
 
 /**
  * A domain as createDomain's options describe it: for a paging domain every option, defaults
- * filled in (page sizes ascending, each once); identity and blocked domains have none.
+ * filled in (page sizes ascending, each once); a nested domain (v2) the same and its parent's id
+ * (whether that parent exists and is a paging domain is createDomain's to check: it depends on
+ * the state); identity and blocked domains have none.
  */
 export type DomainConfig =
-  | ({ readonly type: 'paging'; readonly pageSizes: readonly bigint[] } & Readonly<Required<Pick<DomainOptions, 'levels' | 'invalidation' | 'unmap' | 'aperture'>>>)
+  | ({ readonly type: 'paging' } & TableConfig)
+  | ({ readonly type: 'nested'; readonly parent: number } & TableConfig)
   | { readonly type: 'identity' | 'blocked' };
 
 /** Leaf sizes by level. */
@@ -90,8 +99,9 @@ export function resolveCapabilities(declared: Capabilities | null | undefined): 
   if (typeof c !== 'object') throw new TypeError('capabilities must be an object');
   const deviceIdBits = c.deviceIdBits === undefined ? 32 : c.deviceIdBits;
   if (!isIntegerIn(deviceIdBits, 1, 32)) fail('deviceIdBits must be an integer in 1..32');
+  // v2: 0 bits is an IOMMU without PASID traffic (no PASID is then in range).
   const pasidBits = c.pasidBits === undefined ? 20 : c.pasidBits;
-  if (!isIntegerIn(pasidBits, 1, 20)) fail('pasidBits must be an integer in 1..20');
+  if (!isIntegerIn(pasidBits, 0, 20)) fail('pasidBits must be an integer in 0..20');
   // At most one domain per domain id (2^32 of them); unlimited by default.
   const maxDomains = c.maxDomains === undefined ? Number.POSITIVE_INFINITY : c.maxDomains;
   if (maxDomains !== Number.POSITIVE_INFINITY && !isIntegerIn(maxDomains, 0, 2 ** 32))
@@ -114,8 +124,11 @@ export function resolveCapabilities(declared: Capabilities | null | undefined): 
     leafMask = Array.isArray(c.pageSizes) ? leafMaskOf(c.pageSizes) : -1;
     if (leafMask < 0 || (leafMask & 1) === 0) fail('pageSizes must be a subset of [4K, 2M, 1G] holding 4K');
   }
-  if (c.canonicalAddresses !== undefined && typeof c.canonicalAddresses !== 'boolean')
-    fail('canonicalAddresses must be a boolean');
+  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults'] as const)
+    if (c[flag] !== undefined && typeof c[flag] !== 'boolean') fail(`${flag} must be a boolean`);
+  // Dirty tracking (v2) is not built: declaring it would promise methods that do not exist.
+  if ((c as { dirtyTracking?: unknown }).dirtyTracking !== undefined && (c as { dirtyTracking?: unknown }).dirtyTracking !== false)
+    fail('dirtyTracking is not supported by FastIommu');
   return {
     deviceLimit: 2 ** deviceIdBits,
     pasidLimit: 2 ** pasidBits,
@@ -123,24 +136,38 @@ export function resolveCapabilities(declared: Capabilities | null | undefined): 
     levelMask,
     leafMask,
     canonical: c.canonicalAddresses === true,
+    nesting: c.nesting === true,
+    pasidReplace: c.pasidReplace === true,
   };
 }
 
 // ---------------------------------------------------------------- domain options
 
 const OPTION_KEYS: ReadonlySet<string> = new Set(['type', 'levels', 'pageSizes', 'invalidation', 'unmap', 'aperture']);
+/** With `nesting` (v2) one more key: without it, `parent` is an unknown key. */
+const NESTING_OPTION_KEYS: ReadonlySet<string> = new Set([...OPTION_KEYS, 'parent']);
 
 /**
  * createDomain's options, checked and defaulted; undefined when they are bad (EINVAL). Only the
  * object's own enumerable string keys are options; a key whose value is undefined is absent.
+ * Options whose reading throws (a getter, a Proxy) are bad too: no method throws.
  */
 export function parseDomainOptions(options: unknown, hw: HwCapabilities): DomainConfig | undefined {
+  try {
+    return parseOptions(options, hw);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOptions(options: unknown, hw: HwCapabilities): DomainConfig | undefined {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
+  const keys = hw.nesting ? NESTING_OPTION_KEYS : OPTION_KEYS;
   const given = new Map<string, unknown>();
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
-    if (!OPTION_KEYS.has(key)) return undefined;
+    if (!keys.has(key)) return undefined;
     given.set(key, value);
   }
   // An absent option takes its default; null is a value, and a bad one.
@@ -148,8 +175,21 @@ export function parseDomainOptions(options: unknown, hw: HwCapabilities): Domain
   const type = option('type', 'paging');
   // Identity and blocked domains take no other option.
   if (type === 'identity' || type === 'blocked') return given.size === 1 ? { type } : undefined;
-  if (type !== 'paging') return undefined;
+  // A nested domain (only with `nesting`: else `parent` was an unknown key above) names its
+  // parent, as a domain id; no other type does.
+  if (type === 'nested') {
+    const parent = given.get('parent');
+    if (!hw.nesting || !validDomainId(parent)) return undefined;
+    const table = tableOptions(option, given, hw);
+    return table && { type, parent, ...table };
+  }
+  if (type !== 'paging' || given.has('parent')) return undefined;
+  const table = tableOptions(option, given, hw);
+  return table && { type, ...table };
+}
 
+/** The options of a table (paging or nested domain), defaulted; undefined when one is bad. */
+function tableOptions(option: (key: string, fallback: unknown) => unknown, given: ReadonlyMap<string, unknown>, hw: HwCapabilities): TableConfig | undefined {
   // Default depth: 4 levels if the hardware has them, else the deepest it has.
   const levels = option('levels', (hw.levelMask & (1 << 4)) !== 0 ? 4 : 31 - Math.clz32(hw.levelMask));
   if ((levels !== 3 && levels !== 4 && levels !== 5) || (hw.levelMask & (1 << levels)) === 0) return undefined;
@@ -175,7 +215,6 @@ export function parseDomainOptions(options: unknown, hw: HwCapabilities): Domain
   if (aperture !== 1n << BigInt(bits) || bits < MIN_APERTURE_BITS || bits > maxBits) return undefined;
 
   return {
-    type: 'paging',
     levels,
     pageSizes: LEAF_SIZES.filter((_, l) => (leafMask & (1 << l)) !== 0),
     invalidation,

@@ -2,6 +2,7 @@
 import type { DomainConfig } from './arguments.ts';
 import { IntervalSet } from './interval-set.ts';
 
+/** Paging domains, nested ones (v2) included: every domain with a table of its own. */
 export const PAGING = 0;
 export const IDENTITY = 1;
 export const BLOCKED = 2;
@@ -11,8 +12,16 @@ export const BLOCKED = 2;
 export const FLUSH_QUEUE_SIZE = 256;
 
 export class Domain {
-  /** 0 paging, 1 identity, 2 blocked. */
+  /** 0 paging (nested included: see `parent`), 1 identity, 2 blocked. */
   readonly kind: number;
+  /**
+   * v2, nested domains: the stage-2 (paging) domain under this stage-1 table, whose table
+   * translates the IPAs this one gives; null for every other domain. A nested domain's kind is
+   * PAGING, so that map, unmap, flush and the IOTLB's hit path treat it as any paging domain.
+   */
+  readonly parent: Domain | null;
+  /** The nested domains over this one (a paging domain that is a parent), in creation order. */
+  readonly children: Domain[] = [];
   /** Levels of the table (paging); the root is at level `levels - 1`. */
   readonly levels: number;
   /** End of the IOVA space, as bigint and as a PFN. */
@@ -33,6 +42,8 @@ export class Domain {
 
   /** IOTLB entries of this domain per leaf level (0: 4K, 1: 2M, 2: 1G). */
   readonly tlbN = new Int32Array(3);
+  /** IOTLB entries of the nested domains over this one (their combined entries), all levels. */
+  childTlbEntries = 0;
 
   /** Deferred invalidation queue: the PFN ranges unmapped since the last flush, in that order. */
   readonly flushQueue = new IntervalSet();
@@ -45,8 +56,10 @@ export class Domain {
     /** The hardware tag (like a VT-d DID or SMMU ASID), never reused. */
     readonly tag: number,
     readonly config: DomainConfig,
+    parent: Domain | null = null,
   ) {
-    if (config.type === 'paging') {
+    this.parent = parent;
+    if (config.type === 'paging' || config.type === 'nested') {
       this.kind = PAGING;
       this.levels = config.levels;
       this.aperture = config.aperture;

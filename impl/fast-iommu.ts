@@ -5,6 +5,12 @@
 //   arena of table pages (pagetable.ts), with 4K/2M/1G leaves chosen greedily.
 // - An IOTLB (iotlb.ts) of leaf translations tagged by domain, filled by page walks on a miss,
 //   invalidated at unmap (strict) or at flush (deferred, through a per-domain flush queue).
+// - v2 (declared by default; `{ capabilities: {} }` gives the v1 IOMMU): nested domains, a
+//   stage-1 table (IOVA -> IPA) over a paging parent's stage-2 table (IPA -> PA), whose IOTLB
+//   entries cache the combined translation, keyed by the nested domain like any entry (so an IOTLB
+//   hit costs the same through every domain), and invalidated by IPA when the parent's table
+//   changes (iotlb.ts); and replacePasid, a context-table update (IOTLB entries are tagged by
+//   domain, not by (device, PASID), so the old domain's entries cannot answer that PASID again).
 import {
   PA_LIMIT,
   type Access,
@@ -34,15 +40,22 @@ import {
 } from './arguments.ts';
 import { BLOCKED, Domain, FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
 import { Iotlb } from './iotlb.ts';
-import { ENTRIES, PTE_LEAF, SPAN, TableArena, anyMapped, freeTree, mapRange, unmapRange } from './pagetable.ts';
+import { ENTRIES, PTE_LEAF, PTE_PROT, SPAN, TableArena, anyMapped, freeTree, leafPte, mapRange, unmapRange } from './pagetable.ts';
 import { checkInvariants } from './self-check.ts';
 
 export interface FastIommuOptions {
   /** IOTLB entries: default 1024; 0 disables the IOTLB; Infinity never evicts. */
   iotlbSize?: number;
-  /** What the implementation declares; default: all defaults (and no `capabilities` property). */
+  /**
+   * What the implementation declares. Default (undefined): DEFAULT_CAPABILITIES, v1's defaults
+   * plus nesting and PASID replace. `{}` is the pure v1 IOMMU: it declares nothing, and nested
+   * domains and replacePasid are EINVAL there, as the contract says of undeclared capabilities.
+   */
   capabilities?: Capabilities;
 }
+
+/** What `new FastIommu()` declares: every v1 default, and the v2 capabilities it implements. */
+export const DEFAULT_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ nesting: true, pasidReplace: true });
 
 export interface FastIommuStats {
   domains: number;
@@ -70,6 +83,12 @@ const DEFAULT_IOTLB_SIZE = 1024;
 const TWO53_NUM = 2 ** 53;
 const PA_LIMIT_NUM = 2 ** 52;
 const LOW27 = 134217728; // 2^27: PFN bits of levels 0..2
+/** The PFN bits inside a leaf of level 0, 1, 2 (4K, 2M, 1G). */
+const LEAF_MASK: readonly number[] = [0, 511, 262143];
+/** A deferred parent's flush invalidates its children's entries by IPA range for at most this many
+ * queued ranges (one scan of the IOTLB each); beyond, each child's entries all at once (VT-d's
+ * domain-selective invalidation). */
+const NESTED_RANGE_FLUSH_LIMIT = 4;
 
 const OK: VoidResult = Object.freeze({ ok: true }) as VoidResult;
 const err = <E extends Errno>(error: E): { ok: false; error: E } => Object.freeze({ ok: false as const, error });
@@ -97,6 +116,8 @@ export class FastIommu implements Iommu {
   private readonly pasidLimit: number;
   private nextTag = 1;
   private walks = 0;
+  /** The level of the leaf that the last walkTable found. */
+  private leafLevel = 0;
   private fqOverflows = 0;
 
   /** Throws a TypeError for bad options (a mistake of the caller, not of a call). */
@@ -108,12 +129,11 @@ export class FastIommu implements Iommu {
     const size = options.iotlbSize ?? DEFAULT_IOTLB_SIZE;
     if (typeof size !== 'number' || !(size >= 0) || !(Number.isInteger(size) || size === Number.POSITIVE_INFINITY))
       throw new TypeError('iotlbSize must be a non-negative integer or Infinity');
-    this.caps = resolveCapabilities(options.capabilities);
+    const declared = options.capabilities === undefined ? DEFAULT_CAPABILITIES : options.capabilities;
+    this.caps = resolveCapabilities(declared);
     this.deviceLimit = this.caps.deviceLimit;
     this.pasidLimit = this.caps.pasidLimit;
-    if (options.capabilities !== undefined) {
-      Object.defineProperty(this, 'capabilities', { value: options.capabilities, enumerable: true });
-    }
+    Object.defineProperty(this, 'capabilities', { value: declared, enumerable: true });
     this.tlb = new Iotlb(size);
   }
 
@@ -124,9 +144,18 @@ export class FastIommu implements Iommu {
     const config = parseDomainOptions(options, this.caps);
     if (config === undefined) return EINVAL;
     if (this.domains.has(id)) return EEXIST;
+    let parent: Domain | null = null;
+    if (config.type === 'nested') {
+      // The stage-2 domain must exist and be a paging domain (not nested, identity or blocked).
+      const p = this.domains.get(config.parent);
+      if (p === undefined) return ENOENT;
+      if (p.kind !== PAGING || p.parent !== null) return EINVAL;
+      parent = p;
+    }
     if (this.domains.size >= this.caps.maxDomains) return ENOSPC;
-    const d = new Domain(id, this.nextTag++, config);
+    const d = new Domain(id, this.nextTag++, config, parent);
     if (d.kind === PAGING) d.root = this.arena.alloc();
+    parent?.children.push(d);
     this.domains.set(id, d);
     return OK;
   }
@@ -135,9 +164,13 @@ export class FastIommu implements Iommu {
     if (!validDomainId(id)) return EINVAL;
     const d = this.domains.get(id);
     if (d === undefined) return ENOENT;
-    if (d.attached !== 0) return EBUSY;
+    if (d.attached !== 0 || d.children.length !== 0) return EBUSY;
     this.tlb.invalidateDomain(d);
     d.flushQueue.clear();
+    if (d.parent !== null) {
+      const siblings = d.parent.children;
+      siblings.splice(siblings.indexOf(d), 1);
+    }
     if (d.kind === PAGING) {
       freeTree(this.arena, d.root, d.levels - 1);
       d.root = -1;
@@ -179,6 +212,26 @@ export class FastIommu implements Iommu {
       this.pasids.set(device, table);
     }
     table.set(pasid, d);
+    d.attached++;
+    return OK;
+  }
+
+  /**
+   * v2 (with pasidReplace): the PASID's context entry rewritten in place, in one step. No IOTLB
+   * invalidation is needed: entries are tagged by domain, and from now on this PASID's traffic
+   * looks up the new domain's tag only.
+   */
+  replacePasid(device: DeviceId, pasid: number, domain: DomainId): VoidResult {
+    if (!this.caps.pasidReplace) return EINVAL; // an undeclared capability's call
+    if (!validDevice(device, this.caps) || !validPasid(pasid, this.caps) || !validDomainId(domain)) return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    const table = this.pasids.get(device);
+    const old = table?.get(pasid);
+    if (table === undefined || old === undefined) return ENOENT;
+    if (old === d) return OK;
+    table.set(pasid, d);
+    old.attached--;
     d.attached++;
     return OK;
   }
@@ -248,12 +301,20 @@ export class FastIommu implements Iommu {
     return { ok: true, value: BigInt(pages) * 4096n };
   }
 
-  /** After an unmap of [a, b): strict domains invalidate now, deferred ones queue the range. */
+  /**
+   * After an unmap of [a, b): strict domains invalidate now, deferred ones queue the range. For a
+   * parent, [a, b) is an IPA range, and the combined entries of its nested domains that went
+   * through it are invalidated (or queued) with its own.
+   */
   private invalidateUnmapped(d: Domain, a: number, b: number): void {
-    // With nothing of this domain cached, no stale entry can ever appear for this range.
-    if (d.tlbN[0] === 0 && d.tlbN[1] === 0 && d.tlbN[2] === 0) return;
+    // With nothing of this domain cached, nor through it, no stale entry can ever appear for
+    // this range (later fills walk the current tables).
+    const own = d.tlbN[0] !== 0 || d.tlbN[1] !== 0 || d.tlbN[2] !== 0;
+    const through = d.childTlbEntries !== 0;
+    if (!own && !through) return;
     if (!d.deferred) {
-      this.tlb.invalidateRange(d, a, b);
+      if (own) this.tlb.invalidateRange(d, a, b);
+      if (through) this.tlb.invalidateNestedRange(d, a, b);
       return;
     }
     const q = d.flushQueue;
@@ -261,11 +322,18 @@ export class FastIommu implements Iommu {
     if (q.size >= FLUSH_QUEUE_SIZE) {
       // Queue full: complete every pending invalidation of the domain now (this one included).
       this.tlb.invalidateDomain(d);
+      this.invalidateChildren(d);
       q.clear();
       this.fqOverflows++;
     } else {
       q.push(a, b);
     }
+  }
+
+  /** Every combined entry through parent `d`: a domain-wide invalidation of each child. */
+  private invalidateChildren(d: Domain): void {
+    if (d.childTlbEntries === 0) return;
+    for (const c of d.children) this.tlb.invalidateDomain(c);
   }
 
   flush(domain: DomainId): VoidResult {
@@ -274,6 +342,12 @@ export class FastIommu implements Iommu {
     if (d === undefined) return ENOENT;
     const q = d.flushQueue;
     for (let i = 0; i < q.size; i++) this.tlb.invalidateRange(d, q.start(i), q.end(i));
+    // A parent's flush closes its window for every nested domain over it: the children's
+    // combined entries through the queued IPA ranges go too (by range, or all of them).
+    if (d.childTlbEntries !== 0 && q.size !== 0) {
+      if (q.size <= NESTED_RANGE_FLUSH_LIMIT) for (let i = 0; i < q.size; i++) this.tlb.invalidateNestedRange(d, q.start(i), q.end(i));
+      else this.invalidateChildren(d);
+    }
     q.clear();
     return OK;
   }
@@ -353,6 +427,7 @@ export class FastIommu implements Iommu {
     }
     // Page walk.
     this.walks++;
+    if (d.parent !== null) return this.walkNested(d, d.parent, pfn, lo, off, need, cached);
     const pte = this.arena.pte;
     let t = d.root;
     for (let l = d.levels - 1; l >= 0; l--) {
@@ -360,13 +435,55 @@ export class FastIommu implements Iommu {
       if (e === 0) return F_NOT_MAPPED;
       if ((e & PTE_LEAF) !== 0) {
         const mask = l === 0 ? 0 : l === 1 ? 511 : 262143;
-        if (cached) tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, e);
+        if (cached) tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, e, -1);
         if ((e & need) === 0) return F_PERMISSION;
         return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
       }
       t = e >>> 4;
     }
     return F_NOT_MAPPED;
+  }
+
+  /**
+   * The two-stage walk of a nested domain's IOTLB miss, for IOVA page `pfn` (PFN bits 0..26 in
+   * `lo`): stage 1 gives the IPA, the parent's table the PA. A stage-1 fault is the answer, then a
+   * stage-2 one. When both stages map the page, the combined leaf is cached: PA and the AND of
+   * both permissions, at the smaller of the two leaves' levels, with the IPA it went through.
+   */
+  private walkNested(d: Domain, p: Domain, pfn: number, lo: number, off: number, need: number, cached: boolean): Translation {
+    const e1 = this.walkTable(d.root, d.levels, Math.floor(pfn / LOW27), lo);
+    if (e1 === 0) return F_NOT_MAPPED;
+    const l1 = this.leafLevel;
+    const ipa = (e1 - (e1 & 15)) / 16 + (lo & LEAF_MASK[l1]!); // the IPA page of `pfn`
+    const hi2 = Math.floor(ipa / LOW27);
+    const lo2 = ipa - hi2 * LOW27;
+    const e2 = ipa < p.aperturePfn ? this.walkTable(p.root, p.levels, hi2, lo2) : 0;
+    if (e2 === 0) return (e1 & need) === 0 ? F_PERMISSION : F_NOT_MAPPED;
+    const l2 = this.leafLevel;
+    const l = l1 < l2 ? l1 : l2;
+    const mask = LEAF_MASK[l]!;
+    const pa = (e2 - (e2 & 15)) / 16 + (lo2 & LEAF_MASK[l2]!); // the PA page of `pfn`
+    // The level-l block around `pfn` lies inside both leaves, so it maps linearly: cache it.
+    const combined = leafPte(pa - (lo & mask), e1 & e2 & PTE_PROT);
+    if (cached) this.tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, combined, ipa - (lo & mask));
+    if ((combined & need) === 0) return F_PERMISSION;
+    return { ok: true, pa: BigInt(pa * 4096 + off) };
+  }
+
+  /** The leaf PTE for page (hi, lo) in the table of `levels` levels at `root`, or 0; its level goes to `leafLevel`. */
+  private walkTable(root: number, levels: number, hi: number, lo: number): number {
+    const pte = this.arena.pte;
+    let t = root;
+    for (let l = levels - 1; l >= 0; l--) {
+      const e = pte[t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511)]!;
+      if (e === 0) return 0;
+      if ((e & PTE_LEAF) !== 0) {
+        this.leafLevel = l;
+        return e;
+      }
+      t = e >>> 4;
+    }
+    return 0;
   }
 
   // ---------------------------------------------------------------- stats and self-check

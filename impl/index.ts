@@ -1,2 +1,2 @@
 // The optimized implementation of the contract: `FastIommu`.
-export { FastIommu, type FastIommuOptions, type FastIommuStats } from './fast-iommu.ts';
+export { DEFAULT_CAPABILITIES, FastIommu, type FastIommuOptions, type FastIommuStats } from './fast-iommu.ts';

@@ -10,6 +10,16 @@
 // grow instead). Each domain counts its entries per level, so that lookups skip empty levels and
 // domain invalidation costs nothing for a domain with nothing cached.
 //
+// v2, nested domains: an entry of a nested domain caches the *combined* stage-1 + stage-2
+// translation (IOVA -> PA, with both stages' permissions ANDed), keyed like any entry (by the
+// nested domain's tag, level and IOVA frame), so the hit path is the same for every domain. Its
+// level is the smaller of the two leaves'. The entry also records the IPA frame (in 4K pages) its
+// IOVA frame went through, so that a stage-2 invalidation of an IPA range finds exactly the
+// combined entries it makes stale (invalidateNestedRange), as VT-d's and SMMUv3's combined TLB
+// entries are invalidated by IPA; a domain-wide invalidation of each child stays available for
+// when that is cheaper (invalidateDomain). Each parent counts its children's entries, so that a
+// parent with nothing cached through it skips all of that.
+//
 // The slot arrays and the hash table are private: FastIommu reads a hit's PTE through pteAt and
 // the self-check reads the entries through forEachEntry. Only the self-check's tests reach the
 // private fields (by a cast), to corrupt them on purpose.
@@ -23,13 +33,17 @@ export class Iotlb {
   /** Slots allocated (array length) and handed out (bump pointer). */
   private nslots = 0;
   private used = 0;
-  /** Per slot: owner (undefined when free), tag, level, frame, cached PTE and home bucket. */
+  /**
+   * Per slot: owner (undefined when free), tag, level, frame, cached PTE, home bucket, and for a
+   * nested domain's combined entry the first IPA page (4K frame) it translates through (-1 else).
+   */
   private readonly slotDom: (Domain | undefined)[] = [];
   private slotTag: Float64Array = new Float64Array(0);
   private slotLevel: Uint8Array = new Uint8Array(0);
   private slotFrame: Float64Array = new Float64Array(0);
   private slotPte: Float64Array = new Float64Array(0);
   private slotHome: Int32Array = new Int32Array(0);
+  private slotIpa: Float64Array = new Float64Array(0);
   /** Hash buckets: slot + 1, or 0 when empty. */
   private buckets: Int32Array = new Int32Array(2);
   private mask = 1;
@@ -77,16 +91,22 @@ export class Iotlb {
     return this.slotPte[s]!;
   }
 
-  /** Calls `fn` with each entry held: its slot, domain, level, frame and cached PTE. */
-  forEachEntry(fn: (slot: number, d: Domain, level: number, frame: number, pte: number) => void): void {
+  /**
+   * Calls `fn` with each entry held: its slot, domain, level, frame, cached PTE, and the first IPA
+   * page of a combined entry (-1 for others).
+   */
+  forEachEntry(fn: (slot: number, d: Domain, level: number, frame: number, pte: number, ipa: number) => void): void {
     for (let s = 0; s < this.used; s++) {
       const d = this.slotDom[s];
-      if (d !== undefined) fn(s, d, this.slotLevel[s]!, this.slotFrame[s]!, this.slotPte[s]!);
+      if (d !== undefined) fn(s, d, this.slotLevel[s]!, this.slotFrame[s]!, this.slotPte[s]!, this.slotIpa[s]!);
     }
   }
 
-  /** Caches the leaf `pte` of domain `d` at `level` covering frame `frame` (not cached yet). */
-  insert(d: Domain, level: number, frame: number, pte: number): void {
+  /**
+   * Caches the leaf `pte` of domain `d` at `level` covering frame `frame` (not cached yet); for a
+   * nested domain, the combined leaf and `ipa`, the first IPA page it went through (else -1).
+   */
+  insert(d: Domain, level: number, frame: number, pte: number, ipa = -1): void {
     const cap = this.capacity;
     if (cap === 0) return;
     let s = this.freeSlots.pop();
@@ -108,11 +128,13 @@ export class Iotlb {
     this.slotFrame[s] = frame;
     this.slotPte[s] = pte;
     this.slotHome[s] = home;
+    this.slotIpa[s] = ipa;
     const b = this.buckets;
     let i = home;
     while (b[i] !== 0) i = (i + 1) & this.mask;
     b[i] = s + 1;
     d.tlbN[level]!++;
+    if (d.parent !== null) d.parent.childTlbEntries++;
     this.fills++;
   }
 
@@ -139,6 +161,7 @@ export class Iotlb {
     b[i] = 0;
     const d = this.slotDom[s]!;
     d.tlbN[this.slotLevel[s]!]!--;
+    if (d.parent !== null) d.parent.childTlbEntries--;
     this.slotDom[s] = undefined;
   }
 
@@ -159,6 +182,7 @@ export class Iotlb {
     this.slotTag = copyF(this.slotTag);
     this.slotFrame = copyF(this.slotFrame);
     this.slotPte = copyF(this.slotPte);
+    this.slotIpa = copyF(this.slotIpa);
     const level = new Uint8Array(n);
     level.set(this.slotLevel);
     this.slotLevel = level;
@@ -203,6 +227,20 @@ export class Iotlb {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Stage-2 invalidation: every combined entry of a nested domain over `parent` whose IPA range
+   * overlaps the IPA page range [a, b). One scan of the slots (the entries are keyed by IOVA, not
+   * by IPA), stopping once the parent's children have no entry left.
+   */
+  invalidateNestedRange(parent: Domain, a: number, b: number): void {
+    for (let s = 0; s < this.used && parent.childTlbEntries !== 0; s++) {
+      const d = this.slotDom[s];
+      if (d === undefined || d.parent !== parent) continue;
+      const ipa = this.slotIpa[s]!;
+      if (ipa < b && ipa + SPAN[this.slotLevel[s]!]! > a) this.drop(s);
     }
   }
 

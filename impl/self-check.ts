@@ -5,7 +5,7 @@ import type { Domain } from './domain.ts';
 import { FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
 import type { IntervalSet } from './interval-set.ts';
 import type { Iotlb } from './iotlb.ts';
-import { ENTRIES, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf } from './pagetable.ts';
+import { ENTRIES, PA_PFN_LIMIT, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf } from './pagetable.ts';
 
 /** What the self-check reads of a FastIommu. */
 export interface SelfCheckState {
@@ -68,6 +68,7 @@ export function checkInvariants(state: SelfCheckState): string[] {
   for (const [id, d] of state.domains) {
     const name = `domain ${id}`;
     if (d.id !== id) problems.push(`${name}: recorded under id ${d.id}`);
+    checkNesting(state, d, problems, name);
     if (d.kind !== PAGING) {
       if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
       if (d.tlbN[0] + d.tlbN[1] + d.tlbN[2] !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
@@ -217,6 +218,32 @@ function checkExtents(ext: IntervalSet, leaves: readonly number[], mapped: numbe
   }
 }
 
+/**
+ * v2: a nested domain's parent exists, is a paging domain (not nested) and lists it once among its
+ * children; every child listed has this domain as its parent and exists; the children's IOTLB
+ * entries are counted right on the parent; the config's type agrees with the parent link.
+ */
+function checkNesting(state: SelfCheckState, d: Domain, problems: string[], name: string): void {
+  const p = d.parent;
+  if ((d.config.type === 'nested') !== (p !== null)) problems.push(`${name}: type ${d.config.type} but ${p === null ? 'no parent' : `parent ${p.id}`}`);
+  if (p !== null) {
+    if (d.config.type === 'nested' && d.config.parent !== p.id) problems.push(`${name}: created over ${d.config.parent}, linked to ${p.id}`);
+    if (d.kind !== PAGING) problems.push(`${name}: nested domain without a table`);
+    if (state.domains.get(p.id) !== p) problems.push(`${name}: parent ${p.id} is destroyed`);
+    if (p.kind !== PAGING || p.parent !== null) problems.push(`${name}: parent ${p.id} is not a paging domain`);
+    const times = p.children.filter((c) => c === d).length;
+    if (times !== 1) problems.push(`${name}: listed ${times} times among parent ${p.id}'s children`);
+  }
+  if (d.children.length !== 0 && (d.kind !== PAGING || p !== null)) problems.push(`${name}: has children but is not a paging domain`);
+  let through = 0;
+  for (const c of d.children) {
+    if (c.parent !== d) problems.push(`${name}: child ${c.id} has parent ${c.parent?.id ?? 'none'}`);
+    if (state.domains.get(c.id) !== c) problems.push(`${name}: child ${c.id} is destroyed`);
+    through += c.tlbN[0]! + c.tlbN[1]! + c.tlbN[2]!;
+  }
+  if (d.childTlbEntries !== through) problems.push(`${name}: counts ${d.childTlbEntries} IOTLB entries through it, its children hold ${through}`);
+}
+
 function checkIotlb(state: SelfCheckState, problems: string[]): void {
   const tlb = state.tlb;
   tlb.checkStructure(problems);
@@ -224,7 +251,7 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
   const lookups = tlb.capacity === 0 ? tlb.hits + tlb.misses === 0 : state.walks === tlb.misses && tlb.hits >= 0;
   if (!lookups) problems.push(`iotlb: ${tlb.hits} hits, ${tlb.misses} misses and ${state.walks} walks do not add up`);
   const counts = new Map<Domain, number[]>();
-  tlb.forEachEntry((s, d, l, frame, pte) => {
+  tlb.forEachEntry((s, d, l, frame, pte, ipa) => {
     if (state.domains.get(d.id) !== d) {
       problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
       return;
@@ -236,7 +263,12 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
     const c = counts.get(d) ?? [0, 0, 0];
     c[l]!++;
     counts.set(d, c);
-    checkEntry(state.arena, d, l, frame, pte, problems);
+    if (d.parent === null) {
+      if (ipa !== -1) problems.push(`iotlb: slot ${s} of domain ${d.id} (not nested) records IPA page 0x${ipa.toString(16)}`);
+      checkEntry(state.arena, d, l, frame, pte, problems);
+    } else {
+      checkCombinedEntry(state.arena, d, d.parent, l, frame, pte, ipa, problems);
+    }
   });
   for (const d of state.domains.values()) {
     const c = counts.get(d) ?? [0, 0, 0];
@@ -247,18 +279,10 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
 
 /** A cached leaf must match the table on every page it covers, but for queued ranges. */
 function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: number, problems: string[]): void {
-  const span = SPAN[l]!;
-  const r0 = f * span;
-  const r1 = r0 + span;
   const where = `iotlb: domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
-  if ((e & PTE_LEAF) === 0 || (e & PTE_VALID) === 0) {
-    problems.push(`${where}: cached PTE is not a leaf`);
-    return;
-  }
-  if (r1 > d.aperturePfn) {
-    problems.push(`${where}: beyond the aperture`);
-    return;
-  }
+  if (!wellFormedEntry(d, l, f, e, where, problems)) return;
+  const r0 = f * SPAN[l]!;
+  const r1 = r0 + SPAN[l]!;
   const delta = (e - (e & 15)) / 16 - r0;
   const prot = e & PTE_PROT;
   const bad: number[] = [];
@@ -271,10 +295,80 @@ function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: numbe
     at = hi;
   });
   if (at < r1) bad.push(at, r1);
+  reportUncovered(bad, d.flushQueue, where, problems);
+}
+
+/** Whether a cached PTE is a leaf inside its domain's aperture; else says why not. */
+function wellFormedEntry(d: Domain, l: number, f: number, e: number, where: string, problems: string[]): boolean {
+  if ((e & PTE_LEAF) === 0 || (e & PTE_VALID) === 0) {
+    problems.push(`${where}: cached PTE is not a leaf`);
+    return false;
+  }
+  if ((f + 1) * SPAN[l]! > d.aperturePfn) {
+    problems.push(`${where}: beyond the aperture`);
+    return false;
+  }
+  return true;
+}
+
+/** The first of the stale page ranges `bad` (pairs) that no pending invalidation of `queue` covers. */
+function reportUncovered(bad: readonly number[], queue: IntervalSet, where: string, problems: string[]): void {
   for (let k = 0; k < bad.length; k += 2) {
-    if (!d.flushQueue.covers(bad[k]!, bad[k + 1]!)) {
+    if (!queue.covers(bad[k]!, bad[k + 1]!)) {
       problems.push(`${where}: stale for pfns [0x${bad[k]!.toString(16)}, 0x${bad[k + 1]!.toString(16)}) with no pending invalidation`);
       return;
     }
   }
+}
+
+/**
+ * A nested domain's combined entry must agree with a fresh two-stage walk on every page it
+ * covers: stage 1 maps its IOVA frame to the IPA range it records, stage 2 that IPA range to its
+ * PA, with the AND of both permissions. A disagreement is allowed only where an invalidation is
+ * pending: the IOVA pages in the nested domain's flush queue, the IPA pages in the parent's.
+ */
+function checkCombinedEntry(arena: TableArena, d: Domain, p: Domain, l: number, f: number, e: number, ipa: number, problems: string[]): void {
+  const where = `iotlb: nested domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
+  if (!wellFormedEntry(d, l, f, e, where, problems)) return;
+  const span = SPAN[l]!;
+  const r0 = f * span;
+  const r1 = r0 + span;
+  const paBase = (e - (e & 15)) / 16;
+  if (!(Number.isInteger(ipa) && ipa >= 0 && ipa % span === 0 && ipa + span <= PA_PFN_LIMIT) || paBase % span !== 0) {
+    problems.push(`${where}: IPA page 0x${ipa.toString(16)} or PA page 0x${paBase.toString(16)} malformed or not aligned to the entry`);
+    return;
+  }
+  const prot = e & PTE_PROT;
+  const d1 = ipa - r0; // IOVA page -> IPA page
+  const d2 = paBase - ipa; // IPA page -> PA page
+  const bad: number[] = []; // IOVA page ranges, each with the IPA excuse flag: [a, b, ipaOk]
+  let at = r0;
+  forEachLeaf(arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, x) => {
+    const lo = Math.max(first, r0);
+    const hi = Math.min(first + SPAN[lvl]!, r1);
+    if (lo > at) bad.push(at, lo);
+    at = hi;
+    if ((x - (x & 15)) / 16 - first !== d1) {
+      bad.push(lo, hi);
+      return;
+    }
+    // Stage 2 for the IPAs of [lo, hi).
+    const p1 = x & PTE_PROT;
+    let at2 = lo + d1;
+    const end2 = hi + d1;
+    const stage2Bad = (a2: number, b2: number): void => {
+      if (!p.flushQueue.covers(a2, b2)) bad.push(a2 - d1, b2 - d1);
+    };
+    if (at2 < p.aperturePfn)
+      forEachLeaf(arena, p.root, p.levels - 1, 0, at2, Math.min(end2, p.aperturePfn), (lvl2, first2, y) => {
+        const lo2 = Math.max(first2, lo + d1);
+        const hi2 = Math.min(first2 + SPAN[lvl2]!, end2);
+        if (lo2 > at2) stage2Bad(at2, lo2);
+        if (!((p1 & y & PTE_PROT) === prot && (y - (y & 15)) / 16 - first2 === d2)) stage2Bad(lo2, hi2);
+        at2 = hi2;
+      });
+    if (at2 < end2) stage2Bad(at2, end2);
+  });
+  if (at < r1) bad.push(at, r1);
+  reportUncovered(bad, d.flushQueue, where, problems);
 }
