@@ -2,23 +2,8 @@
 // options, how often it is caught, the time to catch it (search and shrinking) and the length
 // of the shrunk counterexample. Prints Markdown tables (`npm run catalogue [-- SEEDS [BUG,BUG...]]`:
 // the bugs named only, when a list is given).
-import type { Iommu } from '../model/types.ts';
 import { checkConformance } from '../properties/index.ts';
-import { BUGS, CachedIommu } from '../test/fixtures/buggy/cached-iommu.ts';
-import { BUGS2, RadixIommu } from '../test/fixtures/buggy2/radix-iommu.ts';
-import { BUGS3, VirtualIommu } from '../test/fixtures/buggy3/viommu.ts';
-
-interface Catalogue {
-  readonly title: string;
-  readonly bugs: readonly { name: string; class: string }[];
-  readonly create: (bug: string) => Iommu;
-}
-
-const catalogues: Catalogue[] = [
-  { title: 'CachedIommu (page table of leaves, context cache, 16-entry IOTLB, global flush queue)', bugs: BUGS, create: (bug) => new CachedIommu(bug as never) },
-  { title: 'RadixIommu (radix tables, per-device TLB, DID pool, per-domain flush queues; independent author)', bugs: BUGS2, create: (bug) => new RadixIommu(bug as never) },
-  { title: 'VirtualIommu (asynchronous vIOMMU: extents, shadow IOTLB of whole extents, generations; independent author)', bugs: BUGS3, create: (bug) => new VirtualIommu(bug as never) },
-];
+import { CATALOGUES as catalogues } from '../test/catalogue/catalogues.ts';
 
 const seeds = Number(process.argv[2] ?? 10);
 const only = process.argv[3] === undefined ? undefined : new Set(process.argv[3].split(','));

@@ -1,0 +1,54 @@
+// The registry of the catalogues of injected bugs: each implementation with its list of bugs and
+// how to build it with one of them (or none: the correct version). The harness's catalogue test
+// (test/harness/bugs.test.ts) and the measurements (`npm run catalogue`, bench/catalogue.ts) both
+// read the catalogues from here; a new catalogue is added here once.
+import type { Capabilities, Iommu } from '../../model/types.ts';
+import { BUGS, CachedIommu, type BugName } from '../fixtures/buggy/cached-iommu.ts';
+import { BUGS2, RadixIommu, type Bug2Name } from '../fixtures/buggy2/radix-iommu.ts';
+import { BUGS3, VirtualIommu, type Bug3Name } from '../fixtures/buggy3/viommu.ts';
+
+export interface CatalogueBug {
+  readonly name: string;
+  readonly class: string;
+  readonly description: string;
+}
+
+export interface Catalogue {
+  /** The implementation's class name. */
+  readonly name: string;
+  /** One line: the implementation and its design (the heading of `npm run catalogue`'s table). */
+  readonly title: string;
+  readonly bugs: readonly CatalogueBug[];
+  /** The implementation with this bug, or with none (the correct version). */
+  readonly create: (bug?: string) => Iommu;
+  /** The capabilities the implementation declares when create() builds it, if any (default: none). */
+  readonly capabilities?: Capabilities;
+}
+
+export const CATALOGUES: readonly Catalogue[] = [
+  {
+    name: 'CachedIommu',
+    title: 'CachedIommu (page table of leaves, context cache, 16-entry IOTLB, global flush queue)',
+    bugs: BUGS,
+    create: (bug) => new CachedIommu(bug as BugName | undefined),
+  },
+  {
+    name: 'RadixIommu',
+    title: 'RadixIommu (radix tables, per-device TLB, DID pool, per-domain flush queues; independent author)',
+    bugs: BUGS2,
+    create: (bug) => new RadixIommu(bug as Bug2Name | undefined),
+  },
+  {
+    name: 'VirtualIommu',
+    title: 'VirtualIommu (asynchronous vIOMMU: extents, shadow IOTLB of whole extents, generations; independent author)',
+    bugs: BUGS3,
+    create: (bug) => new VirtualIommu(bug as Bug3Name | undefined),
+  },
+];
+
+/** The catalogue of this implementation (by class name). */
+export function catalogue(name: string): Catalogue {
+  const found = CATALOGUES.find((c) => c.name === name);
+  if (found === undefined) throw new Error(`no catalogue of ${name}`);
+  return found;
+}
