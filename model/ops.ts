@@ -18,8 +18,8 @@ export type ParamKind =
   | 'boolean'
   | 'options'; // createDomain's DomainOptions, checked by the semantics (bad options: EINVAL)
 
-/** What an answer is: a void Result, a byte count, a translation. */
-export type AnswerShape = 'void' | 'bytes' | 'translation';
+/** What an answer is: a void Result, a byte count, a translation, a list of page IOVAs (v2). */
+export type AnswerShape = 'void' | 'bytes' | 'translation' | 'pages';
 
 export interface ParamSpec {
   readonly name: string;
@@ -29,7 +29,7 @@ export interface ParamSpec {
 }
 
 /** The capabilities that add an operation (v2): without it declared, every call of it is EINVAL. */
-export type OpCapability = 'pasidReplace';
+export type OpCapability = 'pasidReplace' | 'dirtyTracking';
 
 export interface OpSpec {
   readonly params: readonly ParamSpec[];
@@ -62,6 +62,12 @@ export const OPS = {
     answer: 'void',
     capability: 'pasidReplace',
   },
+  setDirtyTracking: { params: [param('domain', 'domain'), param('enabled', 'boolean')], answer: 'void', capability: 'dirtyTracking' },
+  readDirty: {
+    params: [param('domain', 'domain'), param('iova', 'u64'), param('size', 'u64'), param('clear', 'boolean')],
+    answer: 'pages',
+    capability: 'dirtyTracking',
+  },
 } as const satisfies Record<string, OpSpec>;
 
 export type Op = keyof typeof OPS;
@@ -89,6 +95,7 @@ export interface AnswerTypes {
   void: VoidResult;
   bytes: Result<bigint>;
   translation: Translation;
+  pages: Result<bigint[]>;
 }
 
 type Params<O extends Op> = (typeof OPS)[O]['params'][number];
@@ -222,6 +229,7 @@ export const OPTION_FIELDS = {
   unmap: { wire: 'scalar', pagingOnly: true },
   aperture: { wire: 'u64', pagingOnly: true },
   parent: { wire: 'scalar', pagingOnly: false, capability: 'nesting' },
+  dirtyTracking: { wire: 'scalar', pagingOnly: true, capability: 'dirtyTracking' },
 } as const satisfies Record<keyof DomainOptions, { wire: WireForm; pagingOnly: boolean; capability?: keyof Capabilities }>;
 
 /** Capabilities' keys, with the JSON type each has in the protocol's capabilities answer. */
@@ -235,4 +243,5 @@ export const CAPABILITY_FIELDS = {
   nesting: 'boolean',
   pasidReplace: 'boolean',
   coarseFaults: 'boolean',
+  dirtyTracking: 'boolean',
 } as const satisfies Record<keyof Capabilities, 'number' | 'numberList' | 'u64List' | 'boolean'>;

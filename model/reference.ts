@@ -25,6 +25,7 @@ import {
   type Translation,
   type VoidResult,
 } from './types.ts';
+import { DirtyLog } from './dirty.ts';
 import { answerShapeOf, installMethods, type Methods } from './ops.ts';
 import {
   argumentsInRange,
@@ -41,6 +42,8 @@ interface Domain {
   readonly space: AddressSpace;
   /** Deferred domains: the pieces unmapped since the last flush, whose answers stay allowed. */
   stale: Extent[];
+  /** v2: paging domains created with `dirtyTracking: true`. */
+  readonly dirty?: DirtyLog;
 }
 
 type TableDomain = Domain & { readonly config: Extract<DomainConfig, TableConfig> };
@@ -74,8 +77,21 @@ export interface AllowedErrors {
 }
 
 export type Verdict =
-  | { readonly conforming: true; readonly stale: boolean }
-  | { readonly conforming: false; readonly expected: string; readonly actual: string };
+  | { readonly conforming: true; readonly stale: boolean; readonly dirty?: DirtyCounts }
+  | { readonly conforming: false; readonly expected: string; readonly actual: string; readonly dirty?: DirtyMisses };
+
+/** What a conforming readDirty reported: the pages it had to, and those it did. */
+export interface DirtyCounts {
+  readonly required: number;
+  readonly reported: number;
+}
+
+/** What a non-conforming readDirty got wrong: required pages it left out, pages it may not report. */
+export interface DirtyMisses {
+  readonly domain: DomainId;
+  readonly lost: readonly bigint[];
+  readonly forbidden: readonly bigint[];
+}
 
 const BLOCKED: Translation = { ok: false, fault: 'blocked' };
 const NOT_MAPPED: Translation = { ok: false, fault: 'not-mapped' };
@@ -104,7 +120,9 @@ export function describeResult(r: unknown, op: Call['op']): string | undefined {
   if (typeof r !== 'object' || r === null) return undefined;
   const v = r as { ok?: unknown; value?: unknown; error?: unknown };
   if (v.ok === true) {
-    if (answerShapeOf(op) !== 'bytes') return 'ok';
+    const shape = answerShapeOf(op);
+    if (shape === 'pages') return Array.isArray(v.value) && v.value.every((x) => typeof x === 'bigint') ? `ok [${v.value.map(hex).join(', ')}]` : undefined;
+    if (shape !== 'bytes') return 'ok';
     return typeof v.value === 'bigint' ? `ok ${hex(v.value)}` : undefined;
   }
   return v.ok === false && (ERRNOS as readonly unknown[]).includes(v.error) ? `error ${String(v.error)}` : undefined;
@@ -137,7 +155,11 @@ export class ReferenceIommu implements Iommu {
 
   /** Performs a call: the first applicable error, else the success. */
   perform<C extends Call>(call: C): AnswerOf<C> {
-    if (call.op === 'translate') return this.allowedTranslations(call.device, call.pasid, call.iova, call.access)[0] as AnswerOf<C>;
+    if (call.op === 'translate') {
+      const answer = this.allowedTranslations(call.device, call.pasid, call.iova, call.access)[0]!;
+      if (answer.ok && call.access === 'write') this.wrote(call.device, call.pasid, call.iova, answer.pa);
+      return answer as AnswerOf<C>;
+    }
     const { errors } = this.allowedErrors(call);
     return (errors.length > 0 ? { ok: false, error: errors[0] } : this.apply(call)) as AnswerOf<C>;
   }
@@ -211,6 +233,19 @@ export class ReferenceIommu implements Iommu {
       case 'flush':
         when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if unknown"
         break;
+      case 'setDirtyTracking':
+        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT unknown"
+        when(this.domains.has(call.domain) && !this.domains.get(call.domain)!.dirty, 'EINVAL'); // "not created with dirtyTracking: true"
+        break;
+      case 'readDirty': {
+        const domain = this.domains.get(call.domain);
+        when(domain === undefined, 'ENOENT'); // "ENOENT unknown"
+        when(domain !== undefined && !domain.dirty, 'EINVAL'); // "not created with dirtyTracking: true"
+        when(call.size === 0n, 'EINVAL'); // "size is 0"
+        when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL'); // "iova or size is not a multiple of 4096"
+        when(domain?.config.type === 'paging' && call.iova + call.size > domain.config.aperture, 'ERANGE'); // "passes the aperture"
+        break;
+      }
       case 'translate':
         break; // translate answers faults, not errors
     }
@@ -257,8 +292,7 @@ export class ReferenceIommu implements Iommu {
     if (!this.argumentsValid({ op: 'translate', device, pasid, iova, access })) return { current: [EINVAL_TRANSLATION], stale: [] };
     // "finds the domain attached to (device, pasid), or to the device's RID when pasid is null";
     // PASID traffic never falls back to the RID domain.
-    const id = pasid === null ? this.ridDomain.get(device) : this.pasidDomain.get(pasidKey(device, pasid));
-    const domain = id === undefined ? undefined : this.domains.get(id);
+    const domain = this.domainOf(device, pasid);
     // "none, or a blocked domain: 'blocked'"
     if (domain === undefined || domain.config.type === 'blocked') return { current: [BLOCKED], stale: [] };
     // identity: "pa = iova for iova < 2^52; at or above, either 'not-mapped' or pa = iova exactly"
@@ -267,6 +301,34 @@ export class ReferenceIommu implements Iommu {
     const answers = this.tableAnswers(domain as TableDomain, iova, access);
     // v2: with coarseFaults, "'not-mapped' and 'permission' are interchangeable in every answer".
     return this.caps.coarseFaults ? { current: coarsened(answers.current), stale: coarsened(answers.stale) } : answers;
+  }
+
+  private domainOf(device: DeviceId, pasid: Pasid): Domain | undefined {
+    const id = pasid === null ? this.ridDomain.get(device) : this.pasidDomain.get(pasidKey(device, pasid));
+    return id === undefined ? undefined : this.domains.get(id);
+  }
+
+  /**
+   * Dirty tracking: a successful write marks the leaf it went through: the page of a paging
+   * domain, or for a nested domain the parent's IPA page ("the page is then the IPA's page").
+   * It counts as required only if it went through current translations at every stage.
+   */
+  private wrote(device: DeviceId, pasid: Pasid, iova: bigint, pa: bigint): void {
+    const domain = this.domainOf(device, pasid);
+    if (domain === undefined || !hasTable(domain.config)) return;
+    const gives = (ts: Translation[]): boolean => ts.some((t) => t.ok && t.pa === pa);
+    if (domain.config.type === 'paging') {
+      domain.dirty?.wrote(iova / PAGE_SIZE, gives(this.tableAnswers(domain as TableDomain, iova, 'write').current));
+      return;
+    }
+    const parent = this.domains.get(domain.config.parent)!;
+    const current = domain.space.lookup(iova);
+    const stage1 = [...(current ? [current] : []), ...domain.stale.filter((e) => e.iova <= iova && iova < e.iova + e.size)];
+    for (const e of stage1) {
+      const ipa = e.pa + (iova - e.iova);
+      const stage2 = this.tableAnswers(parent as TableDomain, ipa, 'write');
+      if (gives(stage2.current) || gives(stage2.stale)) parent.dirty?.wrote(ipa / PAGE_SIZE, e === current && gives(stage2.current));
+    }
   }
 
   /** What a paging or nested domain's table answers at an address: now, and from its open window. */
@@ -297,16 +359,45 @@ export class ReferenceIommu implements Iommu {
       const { current, stale } = this.translations(call.device, call.pasid, call.iova, call.access);
       const actual = describeTranslation(answer);
       const isIn = (set: Translation[]): boolean => set.some((t) => describeTranslation(t) === actual);
-      if (actual !== undefined && isIn(current)) return { conforming: true, stale: false };
-      if (actual !== undefined && isIn(stale)) return { conforming: true, stale: true };
+      const write = (): void => {
+        const t = answer as Translation; // conforming, so well formed
+        if (call.access === 'write' && t.ok) this.wrote(call.device, call.pasid, call.iova, t.pa);
+      };
+      if (actual !== undefined && isIn(current)) return write(), { conforming: true, stale: false };
+      if (actual !== undefined && isIn(stale)) return write(), { conforming: true, stale: true };
       return notConforming(dedupe([...current, ...stale]).map((t) => describeTranslation(t)!), answer, actual);
     }
+    if (call.op === 'readDirty' && (answer as { ok?: unknown } | null)?.ok === true && this.allowedErrors(call).errors.length === 0)
+      return this.checkReadDirty(call, answer as { value?: unknown });
     const allowed = this.allowedAnswers(call);
     const texts = allowed.map((a) => describeResult(a, call.op)!);
     const actual = describeResult(answer, call.op);
     if (actual === undefined || !texts.includes(actual)) return notConforming(texts, answer, actual);
     if (allowed[texts.indexOf(actual)].ok) this.apply(call);
     return { conforming: true, stale: false };
+  }
+
+  /**
+   * "readDirty is judged as a set": the IOVAs of pages of the range, ascending, 4K-aligned, each
+   * once; every page that must be reported is; no page is that may not be. Then its clear.
+   */
+  private checkReadDirty(call: CallOf<'readDirty'>, answer: { value?: unknown }): Verdict {
+    const domain = this.domains.get(call.domain)!;
+    const dirty = domain.dirty!;
+    const first = call.iova / PAGE_SIZE;
+    const required = dirty.requiredIn(first, call.size / PAGE_SIZE).map((p) => p * PAGE_SIZE);
+    const expected = `ok with every page of [${required.map(hex).join(', ')}] and only pages it may report`;
+    const actual = describeResult(answer, 'readDirty') ?? `malformed answer ${safeString(answer)}`;
+    const value = answer.value;
+    const inRange = (x: bigint) => x >= call.iova && x < call.iova + call.size;
+    const wellFormed = Array.isArray(value) && value.every((x, i) => typeof x === 'bigint' && isAligned(x) && inRange(x) && (i === 0 || x > (value[i - 1] as bigint)));
+    if (!wellFormed) return { conforming: false, expected: `${expected} (ascending, 4K-aligned, each once, inside the range)`, actual };
+    const reported = value as bigint[];
+    const lost = required.filter((p) => !reported.includes(p));
+    const forbidden = reported.filter((p) => !dirty.mayReport(p / PAGE_SIZE, domain.space.lookup(p) !== undefined));
+    if (lost.length > 0 || forbidden.length > 0) return { conforming: false, expected, actual, dirty: { domain: call.domain, lost, forbidden } };
+    this.apply(call);
+    return { conforming: true, stale: false, dirty: { required: required.length, reported: reported.length } };
   }
 
   /** Every conforming answer of a call other than translate: its success, if allowed, and its errors. */
@@ -317,6 +408,9 @@ export class ReferenceIommu implements Iommu {
   }
 
   private successOf(call: Exclude<Call, { op: 'translate' }>): VoidResult | Result<bigint> {
+    // readDirty: the pages it must report (any allowed superset conforms too: see checkReadDirty).
+    if (call.op === 'readDirty')
+      return { ok: true, value: this.domains.get(call.domain)!.dirty!.requiredIn(call.iova / PAGE_SIZE, call.size / PAGE_SIZE).map((p) => p * PAGE_SIZE) };
     if (call.op !== 'unmap') return { ok: true };
     // Either mode answers the bytes that were mapped in the range.
     return { ok: true, value: this.domains.get(call.domain)!.space.bytesMapped(call.iova, call.size) };
@@ -328,7 +422,9 @@ export class ReferenceIommu implements Iommu {
     switch (call.op) {
       case 'createDomain':
         // "A new paging domain is empty"; "after destroy the id may be created again, empty".
-        this.domains.set(call.id, { config: parseDomainOptions(call.options, this.caps)!, space: new AddressSpace(), stale: [] });
+        const config = parseDomainOptions(call.options, this.caps)!;
+        const dirty = config.type === 'paging' && config.dirtyTracking === true ? new DirtyLog(config.pageSizes) : undefined;
+        this.domains.set(call.id, { config, space: new AddressSpace(), stale: [], ...(dirty ? { dirty } : {}) });
         break;
       case 'destroyDomain':
         this.domains.delete(call.id); // closes its deferred window too
@@ -356,12 +452,22 @@ export class ReferenceIommu implements Iommu {
         const domain = this.domains.get(call.domain)!;
         const removed = domain.space.remove(call.iova, call.size);
         if (hasTable(domain.config) && domain.config.invalidation === 'deferred') domain.stale.push(...removed);
+        for (const e of removed) domain.dirty?.unmapped(e.iova / PAGE_SIZE, e.size / PAGE_SIZE);
         return { ok: true, value: removed.reduce((sum, e) => sum + e.size, 0n) };
       }
       case 'flush':
         // "In a deferred domain it completes the invalidation of everything unmapped before it."
         this.domains.get(call.domain)!.stale = [];
         break;
+      case 'setDirtyTracking':
+        this.domains.get(call.domain)!.dirty!.tracking = call.enabled;
+        break;
+      case 'readDirty': {
+        const dirty = this.domains.get(call.domain)!.dirty!;
+        const value = dirty.requiredIn(call.iova / PAGE_SIZE, call.size / PAGE_SIZE).map((p) => p * PAGE_SIZE);
+        if (call.clear) dirty.clear(call.iova / PAGE_SIZE, call.size / PAGE_SIZE);
+        return { ok: true, value };
+      }
     }
     return { ok: true };
   }

@@ -52,6 +52,8 @@ export interface DomainOptions {
   aperture?: bigint;
   /** v2, nested only (and required there): the stage-2 domain under it. */
   parent?: DomainId;
+  /** v2, paging only (not nested), with `capabilities.dirtyTracking`: the domain records dirty pages. */
+  dirtyTracking?: boolean;
 }
 
 export interface Capabilities {
@@ -67,6 +69,8 @@ export interface Capabilities {
   pasidReplace?: boolean;
   /** v2: 'not-mapped' and 'permission' are one fault cause: either answers for both. */
   coarseFaults?: boolean;
+  /** v2: dirty tracking (`dirtyTracking` domains, `setDirtyTracking`, `readDirty`). */
+  dirtyTracking?: boolean;
 }
 
 export interface Iommu {
@@ -83,6 +87,10 @@ export interface Iommu {
   translate(device: DeviceId, pasid: Pasid, iova: bigint, access: Access): Answer<Translation>;
   /** v2, required with `capabilities.pasidReplace`: the PASID's domain replaced in one step. */
   replacePasid?(device: DeviceId, pasid: number, domain: DomainId): Answer<VoidResult>;
+  /** v2, required with `capabilities.dirtyTracking`. */
+  setDirtyTracking?(domain: DomainId, enabled: boolean): Answer<VoidResult>;
+  /** v2, required with `capabilities.dirtyTracking`: the IOVAs of the range's pages reported dirty, ascending. */
+  readDirty?(domain: DomainId, iova: bigint, size: bigint, clear: boolean): Answer<Result<bigint[]>>;
 }
 
 // Calls as data (`Call`, `CallOf`, `AnswerOf`, `Op`) are derived from the operation registry.

@@ -24,6 +24,7 @@ export interface ResolvedCapabilities {
   readonly nesting: boolean;
   readonly pasidReplace: boolean;
   readonly coarseFaults: boolean;
+  readonly dirtyTracking: boolean;
 }
 
 /** What a domain with a page table of its own (paging or nested) is configured with. */
@@ -37,7 +38,8 @@ export interface TableConfig {
 
 /** A domain's configuration once its options are validated and defaulted. */
 export type DomainConfig =
-  | ({ readonly type: 'paging' } & TableConfig)
+  /** `dirtyTracking`: present (true) only when created with `dirtyTracking: true` (v2). */
+  | ({ readonly type: 'paging'; readonly dirtyTracking?: true } & TableConfig)
   /** v2: a stage-1 table whose outputs (IPAs) the parent's table translates. */
   | ({ readonly type: 'nested'; readonly parent: DomainId } & TableConfig)
   | { readonly type: 'identity' }
@@ -81,7 +83,7 @@ export function resolveCapabilities(caps: Capabilities | undefined): ResolvedCap
     throw new TypeError('capabilities.levels must be a non-empty subset of [3, 4, 5]');
   if (!Array.isArray(pageSizes) || !pageSizes.includes(SIZE_4K) || !pageSizes.every((s) => ALL_PAGE_SIZES.includes(s)))
     throw new TypeError('capabilities.pageSizes must be a subset of [4K, 2M, 1G] holding 4K');
-  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults'] as const)
+  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults', 'dirtyTracking'] as const)
     if (c[flag] !== undefined && typeof c[flag] !== 'boolean') throw new TypeError(`capabilities.${flag} must be a boolean`);
   return {
     deviceIdBits,
@@ -93,6 +95,7 @@ export function resolveCapabilities(caps: Capabilities | undefined): ResolvedCap
     nesting: c.nesting ?? false,
     pasidReplace: c.pasidReplace ?? false,
     coarseFaults: c.coarseFaults ?? false,
+    dirtyTracking: c.dirtyTracking ?? false,
   };
 }
 
@@ -190,13 +193,17 @@ function parseOptions(options: unknown, caps: ResolvedCapabilities): DomainConfi
   // "A missing or misplaced parent is a bad option": required on a nested domain, only there.
   // (Without `nesting`, both 'nested' and `parent` are unknown.)
   if (type === 'nested') {
-    if (!isDomainId(given.parent)) return undefined;
+    // "dirtyTracking on any other type (nested included) is EINVAL, like every paging-only option"
+    if (!isDomainId(given.parent) || present.includes('dirtyTracking')) return undefined;
     const table = tableOptions(given, caps);
     return table && { type, parent: given.parent as DomainId, ...table };
   }
   if (type !== 'paging' || present.includes('parent')) return undefined;
+  // "dirtyTracking: false on a paging domain means the same as leaving it out"
+  const dirtyTracking = orDefault(given.dirtyTracking, false);
+  if (typeof dirtyTracking !== 'boolean') return undefined;
   const table = tableOptions(given, caps);
-  return table && { type, ...table };
+  return table && { type, ...table, ...(dirtyTracking ? { dirtyTracking } : {}) };
 }
 
 /** The page-table options of a paging or nested domain, defaulted; undefined when one is bad. */

@@ -142,6 +142,7 @@ const SHAPES: Record<AnswerShape, string> = {
   translation: '{"ok":true,"pa":"0x..."}, {"ok":false,"fault":"blocked|not-mapped|permission"} or {"ok":false,"error":"EINVAL"}',
   bytes: '{"ok":true,"value":"0x..."} or {"ok":false,"error":"<Errno>"}',
   void: '{"ok":true} or {"ok":false,"error":"<Errno>"}',
+  pages: '{"ok":true,"value":["0x...", ...]} or {"ok":false,"error":"<Errno>"}',
 };
 
 /** A u64 field of a success: present and a hex string. */
@@ -161,6 +162,18 @@ const SUCCESS_DECODERS: Record<AnswerShape, (o: Record<string, unknown>, wrong: 
   void: (o, wrong) => {
     const extra = keysProblem(o, ['ok', 'value']);
     return extra ? wrong(extra) : { ok: true, answer: { ok: true } };
+  },
+  pages: (o, wrong) => {
+    const extra = keysProblem(o, ['ok', 'value']);
+    if (extra) return wrong(extra);
+    if (!Array.isArray(o.value)) return wrong('"value" (the dirty pages) is missing or not an array');
+    const pages: bigint[] = [];
+    for (const [i, x] of o.value.entries()) {
+      const page = parseHex(x);
+      if (page === undefined) return bad(`"value"[${i}] is ${JSON.stringify(x)}, not a hex string of a u64 like "0x1000"`);
+      pages.push(page);
+    }
+    return { ok: true, answer: { ok: true, value: pages } };
   },
 };
 

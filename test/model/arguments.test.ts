@@ -269,6 +269,7 @@ describe('capabilities given to the model', () => {
       nesting: false,
       pasidReplace: false,
       coarseFaults: false,
+      dirtyTracking: false,
     });
     const m = new ReferenceIommu({ levels: [5, 3, 5], pageSizes: [0x20_0000n, 0x1000n, 0x1000n], maxDomains: 0 });
     expect(m.resolvedCapabilities.levels).toEqual([3, 5]);
