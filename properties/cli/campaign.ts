@@ -64,11 +64,17 @@ export type WorkerMessage =
   | { type: 'error'; message: string; usage: boolean }
   | { type: 'stopped' };
 
-/** A worker thread that can load TypeScript: registers tsx, then imports worker.ts. */
+/**
+ * A worker thread running worker.ts (worker.js in the compiled package). Running the sources, it
+ * registers tsx first; compiled, it imports worker.js as it is (target.ts registers tsx for a
+ * TypeScript --impl module).
+ */
 function startWorker(data: WorkerRequest): Worker {
+  const compiled = import.meta.url.endsWith('.js');
+  const workerFile = new URL(compiled ? './worker.js' : './worker.ts', import.meta.url).href;
+  if (compiled) return new Worker(`import(${JSON.stringify(workerFile)})`, { eval: true, workerData: data });
   const require = createRequire(import.meta.url);
   const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
-  const workerFile = new URL('./worker.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
   return new Worker(boot, { eval: true, workerData: data });
 }

@@ -2,7 +2,7 @@
 // speaking the subprocess protocol. A target is plain data (it goes into counterexample.json and
 // to worker threads) and `openTarget` turns it into a factory.
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Iommu } from '../../model/types.ts';
 import { missingMethods } from '../../model/ops.ts';
@@ -32,7 +32,12 @@ export interface OpenTarget {
 }
 
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(HERE), '..', '..');
+/** `.ts` when the sources run (tsx, vitest), `.js` in the compiled package (dist/). */
+const EXT = extname(HERE);
+/** A file of this package by its source path without extension (`impl/index`), as it runs. */
+const own = (path: string): string => resolve(ROOT, ...path.split('/')) + EXT;
 
 /** An import specifier for `file` from a test written in `fromDir`. */
 function specifier(file: string, fromDir: string): string {
@@ -86,7 +91,7 @@ async function openBuiltin(iotlb: number | 'inf' | undefined): Promise<OpenTarge
   return {
     factory: () => new FastIommu(options),
     repro: (dir) => ({
-      imports: `import { FastIommu } from '${specifier(resolve(ROOT, 'impl', 'index.ts'), dir)}';`,
+      imports: `import { FastIommu } from '${specifier(own('impl/index'), dir)}';`,
       create: `new FastIommu(${arg})`,
     }),
     representableOnly: false,
@@ -95,11 +100,24 @@ async function openBuiltin(iotlb: number | 'inf' | undefined): Promise<OpenTarge
   };
 }
 
+/**
+ * The compiled package runs without tsx; a TypeScript module given to --impl registers it (in
+ * this thread: the main one or a worker's), once. Under tsx or vitest `.ts` files load already.
+ */
+let tsxRegistered = false;
+async function loadTypeScriptFor(file: string): Promise<void> {
+  if (EXT === '.ts' || tsxRegistered || !/\.[cm]?tsx?$/.test(file)) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  tsxRegistered = true;
+}
+
 async function openModule(modulePath: string, exportName: string | undefined): Promise<OpenTarget> {
   const file = resolve(modulePath);
   if (!existsSync(file)) throw new UsageError(`--impl: cannot find module ${modulePath} (looked at ${file})`);
   let mod: Record<string, unknown>;
   try {
+    await loadTypeScriptFor(file);
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
     throw new UsageError(`--impl: cannot load ${modulePath}: ${(e as Error).message.split('\n')[0]}`);
@@ -172,7 +190,7 @@ async function openExec(command: string, stepTimeoutMs: number | undefined, cwd:
       return adapter;
     },
     repro: (dir) => ({
-      imports: `import { SubprocessIommu } from '${specifier(resolve(ROOT, 'properties', 'adapters', 'subprocess.ts'), dir)}';`,
+      imports: `import { SubprocessIommu } from '${specifier(own('properties/adapters/subprocess'), dir)}';`,
       create: `SubprocessIommu.start(${JSON.stringify(command)}, ${where}).then(async (a) => (await a.reset(), a))`,
     }),
     representableOnly: true,
