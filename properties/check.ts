@@ -8,7 +8,7 @@ import { runArbitrary } from './generate/intents.ts';
 import { forEachInOrder, isPromiseLike, type Maybe } from './run/invoke.ts';
 import { describeSteps, reproTest, type ReproMeta, type ReproTarget } from './report/repro.ts';
 import { DEFAULT_DOMAIN_KINDS } from './generate/resolve.ts';
-import { NESTED_DOMAIN_KINDS } from './generate/scene.ts';
+import { DIRTY_DOMAIN_KINDS, NESTED_DOMAIN_KINDS } from './generate/scene.ts';
 import { RunContext, type RunSettings } from './run/run.ts';
 import { ConformanceFailure, callsOf } from './run/trace.ts';
 import { shrinkCalls, type Failing } from './shrink/shrink.ts';
@@ -92,7 +92,7 @@ function optionsProblem(o: CheckOptions): string | undefined {
  */
 export function defaultKinds(caps: ResolvedCapabilities): Partial<DomainOptions>[] {
   const allowed = (k: Partial<DomainOptions>): boolean => parseDomainOptions(k.type === 'nested' ? { ...k, parent: 0 } : k, caps) !== undefined;
-  return [...DEFAULT_DOMAIN_KINDS, ...(caps.nesting ? NESTED_DOMAIN_KINDS : [])].filter(allowed);
+  return [...DEFAULT_DOMAIN_KINDS, ...(caps.nesting ? NESTED_DOMAIN_KINDS : []), ...(caps.dirtyTracking ? DIRTY_DOMAIN_KINDS : [])].filter(allowed);
 }
 
 /** The implementation the factory gives, checked to have every method of the interface. */

@@ -25,7 +25,10 @@ export type Intent =
   | { readonly kind: 'mapPieces'; readonly pick: number; readonly count: number; readonly prot: number }
   // v2, generated only when the implementation declares the capability:
   | { readonly kind: 'replacePasid'; readonly target: number; readonly pick: number }
-  | { readonly kind: 'nested'; readonly pick: number; readonly variant: number };
+  | { readonly kind: 'nested'; readonly pick: number; readonly variant: number }
+  | { readonly kind: 'setDirtyTracking'; readonly pick: number; readonly enabled: boolean }
+  | { readonly kind: 'readDirty'; readonly pick: number; readonly range: number; readonly clear: boolean }
+  | { readonly kind: 'dirty'; readonly pick: number; readonly variant: number };
 
 export type IntentKind = Intent['kind'];
 
@@ -54,6 +57,9 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
   mapPieces: fc.record({ kind: fc.constant('mapPieces'), pick, count: pick, prot: fc.constantFrom(3, 1) }),
   replacePasid: fc.record({ kind: fc.constant('replacePasid'), target: pick, pick }),
   nested: fc.record({ kind: fc.constant('nested'), pick, variant: pick }),
+  setDirtyTracking: fc.record({ kind: fc.constant('setDirtyTracking'), pick, enabled: fc.boolean() }),
+  readDirty: fc.record({ kind: fc.constant('readDirty'), pick, range: pick, clear: fc.boolean() }),
+  dirty: fc.record({ kind: fc.constant('dirty'), pick, variant: pick }),
 };
 
 /** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
@@ -75,12 +81,18 @@ const WEIGHTS: Record<IntentKind, number> = {
   mapPieces: 3,
   replacePasid: 6,
   nested: 5,
+  setDirtyTracking: 4,
+  readDirty: 8,
+  dirty: 5,
 };
 
 /** The kinds of v2 that need a capability, and the PASID kinds that need PASIDs. */
 const NEEDS: Partial<Record<IntentKind, (caps: ResolvedCapabilities) => boolean>> = {
   replacePasid: (caps) => caps.pasidReplace && caps.pasidBits > 0,
   nested: (caps) => caps.nesting,
+  setDirtyTracking: (caps) => caps.dirtyTracking,
+  readDirty: (caps) => caps.dirtyTracking,
+  dirty: (caps) => caps.dirtyTracking,
   attachPasid: (caps) => caps.pasidBits > 0,
   detachPasid: (caps) => caps.pasidBits > 0,
 };

@@ -6,6 +6,7 @@ import type { Call } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { createCall, destroyCall, recycleCalls } from './resolve-lifecycle.ts';
 import { churnCalls, mapCall, mapPiecesCalls, stormCalls, unmapCall } from './resolve-ranges.ts';
+import { dirtyCalls, readDirtyCall, setDirtyTrackingCall } from './resolve-dirty.ts';
 import { nestedCalls, replaceCall } from './resolve-nested.ts';
 import { dmaCalls, invalidCall } from './resolve-traffic.ts';
 import { domainId, isPaging, target, type Scene } from './scene.ts';
@@ -61,5 +62,11 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return [replaceCall(scene, intent)];
     case 'nested':
       return nestedCalls(scene, intent);
+    case 'setDirtyTracking':
+      return [setDirtyTrackingCall(scene, intent)];
+    case 'readDirty':
+      return [readDirtyCall(scene, intent)];
+    case 'dirty':
+      return dirtyCalls(scene, intent);
   }
 }

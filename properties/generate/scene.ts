@@ -90,6 +90,17 @@ export const NESTED_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
   { type: 'nested', pageSizes: [K4] },
 ];
 
+/** v2, with `dirtyTracking` declared: domains that record dirty pages. */
+export const DIRTY_DOMAIN_KINDS: readonly Partial<DomainOptions>[] = [
+  { dirtyTracking: true },
+  { dirtyTracking: true, invalidation: 'deferred' },
+  { dirtyTracking: true, pageSizes: [K4, SIZE_2M] },
+  { dirtyTracking: true, unmap: 'whole' },
+];
+
+/** Whether a domain records dirty pages. */
+export const isTracked = (d: DomainView): d is PagingView => d.config.type === 'paging' && d.config.dirtyTracking === true;
+
 /** Few ids so that they collide; plus the top id and ids that alias 0 or 1 under 8/16-bit masks. */
 export function devices(caps: ResolvedCapabilities): number[] {
   const edges = [2 ** caps.deviceIdBits - 1, 0x100, 0x1_0000].filter((d) => d < 2 ** caps.deviceIdBits);

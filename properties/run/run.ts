@@ -2,7 +2,7 @@
 // call goes to both; the implementation's answer must be in the model's allowed set, then the
 // invariant probe and the implementation's own self-check run. Everything is recorded in the
 // trace; a disagreement throws a ConformanceFailure that names the property it breaks.
-import { ReferenceIommu } from '../../model/reference.ts';
+import { ReferenceIommu, type Verdict } from '../../model/reference.ts';
 import type { Call } from '../../model/ops.ts';
 import type { Capabilities, DomainOptions, Iommu } from '../../model/types.ts';
 import type { Intent } from '../generate/intents.ts';
@@ -13,7 +13,7 @@ import { formatCall, literal } from '../report/format.ts';
 import { classify } from '../verdict/classify.ts';
 import { shapesOf } from '../verdict/statistics.ts';
 import { andThen, forEachInOrder, invoke, type Maybe } from './invoke.ts';
-import { ConformanceFailure, type Judgement, type TraceEntry } from './trace.ts';
+import { ConformanceFailure, type CallEntry, type Judgement, type TraceEntry } from './trace.ts';
 
 export interface RunSettings {
   readonly capabilities: Capabilities | undefined;
@@ -85,8 +85,8 @@ export class RunContext {
 
   private execute(call: Call, probe: boolean, shapes: readonly string[]): Maybe<void> {
     return andThen(invoke(this.iommu, call, this.settings.stepTimeoutMs), (outcome) => {
-      const record = (answer: unknown, judgement: Judgement): void => {
-        this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes });
+      const record = (answer: unknown, judgement: Judgement, dirty?: CallEntry['dirty']): void => {
+        this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes, ...(dirty ? { dirty } : {}) });
       };
       if ('threw' in outcome) {
         record(outcome.threw, 'threw');
@@ -97,9 +97,9 @@ export class RunContext {
       if (!verdict.conforming) {
         record(answer, 'failed');
         // A non-conforming answer changes nothing in the model: what it allows is still as before.
-        throw this.failure(call, answer, verdict.expected, verdict.actual, this.allowedAnswers(call));
+        throw this.failure(call, answer, verdict, this.allowedAnswers(call));
       }
-      record(answer, verdict.stale ? 'stale' : 'conforming');
+      record(answer, verdict.stale ? 'stale' : 'conforming', verdict.dirty);
       if ((answer as { ok?: unknown }).ok === true) this.memory.succeeded(call);
     });
   }
@@ -128,9 +128,9 @@ export class RunContext {
       : this.model.allowedAnswers(call);
   }
 
-  private failure(call: Call, answer: unknown, expected: string, actual: string, allowed: readonly unknown[]): ConformanceFailure {
-    const { property, why } = classify(this.trace, call, answer, allowed);
-    return new ConformanceFailure(property, `${property} violated: ${why}.\n  call:     ${formatCall(call)}\n  answered: ${actual}\n  allowed:  ${expected}`, allowed);
+  private failure(call: Call, answer: unknown, verdict: Extract<Verdict, { conforming: false }>, allowed: readonly unknown[]): ConformanceFailure {
+    const { property, why } = classify(this.trace, call, answer, allowed, verdict.dirty);
+    return new ConformanceFailure(property, `${property} violated: ${why}.\n  call:     ${formatCall(call)}\n  answered: ${verdict.actual}\n  allowed:  ${verdict.expected}`, allowed);
   }
 }
 

@@ -14,6 +14,8 @@ export interface CallEntry {
   readonly judgement: Judgement;
   /** The shapes that break IOMMUs which this command has (statistics), seen before it ran. */
   readonly shapes: readonly string[];
+  /** A conforming readDirty: how many pages it had to report, and how many it did. */
+  readonly dirty?: { readonly required: number; readonly reported: number };
 }
 
 export interface SelfCheckEntry {
@@ -37,7 +39,7 @@ export const callsOf = (trace: readonly TraceEntry[]): Call[] => trace.flatMap((
 
 export class ConformanceFailure extends Error {
   constructor(
-    /** ISOLATION, COHERENCY, PERMISSION, TRANSLATION, RESULT, THREW or SELF-CHECK. */
+    /** ISOLATION, COHERENCY, PERMISSION, TRANSLATION, DIRTY, RESULT, THREW or SELF-CHECK. */
     readonly property: string,
     message: string,
     /** The conforming answers of the failing call (empty for a self-check). */

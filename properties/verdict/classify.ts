@@ -2,6 +2,7 @@
 // trace: the calls that succeeded before the failing one say which domain instance each id named
 // over time, every mapping ever made, and which instances each (device, PASID) was attached to.
 import type { Call, CallOf } from '../../model/ops.ts';
+import type { DirtyMisses } from '../../model/reference.ts';
 import type { DomainId, Pasid, Translation } from '../../model/types.ts';
 import { isCallEntry, type TraceEntry } from '../run/trace.ts';
 
@@ -155,7 +156,35 @@ class History {
  * The property a failing call breaks and why: for a translation, what the trace before it
  * explains; for any other call, RESULT.
  */
-export function classify(trace: readonly TraceEntry[], failing: CallOf<'translate'> | { op: string }, answer: unknown, allowed: readonly unknown[]): { property: string; why: string } {
+export function classify(
+  trace: readonly TraceEntry[],
+  failing: CallOf<'translate'> | { op: string },
+  answer: unknown,
+  allowed: readonly unknown[],
+  dirty?: DirtyMisses,
+): { property: string; why: string } {
+  if (dirty) return { property: 'DIRTY', why: dirtyWhy(trace, dirty) };
   if (failing.op !== 'translate') return { property: 'RESULT', why: `${failing.op} answered outside the contract` };
   return History.of(trace).explain(failing as CallOf<'translate'>, answer, allowed as readonly Translation[]);
 }
+
+/**
+ * A readDirty that lost a page names the page and the step that wrote it (the last successful
+ * write at that IOVA, or through a nested domain at that IPA); one that over-reported names a
+ * page it may not report.
+ */
+function dirtyWhy(trace: readonly TraceEntry[], { domain, lost, forbidden }: DirtyMisses): string {
+  const steps = trace.filter(isCallEntry);
+  const page = (x: bigint) => x / 4096n;
+  if (lost.length > 0) {
+    const p = lost[0]!;
+    const isWrite = (e: (typeof steps)[number]): boolean => e.call.op === 'translate' && e.call.access === 'write' && (e.answer as { ok?: unknown }).ok === true && page(e.call.iova) === page(p);
+    const at = steps.map(isWrite).lastIndexOf(true);
+    const where = at >= 0 ? `written by step ${at + 1} (${formatWrite(steps[at]!.call)})` : 'written through a nested domain over it';
+    return `readDirty of domain ${domain} lost the dirty page ${hex(p)}, ${where} while tracking was enabled, not unmapped or cleared since${lost.length > 1 ? ` (and ${lost.length - 1} more)` : ''}`;
+  }
+  return `readDirty of domain ${domain} reported ${hex(forbidden[0]!)}, a mapped page not written since its last clear nor in a 2M/1G block with one that was${forbidden.length > 1 ? ` (and ${forbidden.length - 1} more)` : ''}`;
+}
+
+const formatWrite = (call: Call): string => (call.op === 'translate' ? `a write of device ${call.device}${call.pasid === null ? '' : `, PASID ${call.pasid}`} at ${hex(call.iova)}` : call.op);
+

@@ -29,6 +29,11 @@ function countCall(stats: Statistics, e: CallEntry): void {
     count(stats, `command:${e.call.op}`);
   }
   if (e.judgement === 'stale') count(stats, 'stale-allowed');
+  if (e.dirty) {
+    count(stats, 'dirty:required', e.dirty.required);
+    count(stats, 'dirty:reported', e.dirty.reported);
+    count(stats, 'dirty:over-reported', e.dirty.reported - e.dirty.required);
+  }
   if (e.judgement === 'conforming' || e.judgement === 'stale') countAnswer(stats, e.call, e.answer);
 }
 

@@ -7,6 +7,7 @@ import type { Capabilities } from '../../model/types.ts';
 import { checkConformance } from '../../properties/index.ts';
 import { CachedModel, CoarseModel } from '../fixtures/v2-wrappers.ts';
 
+const DIRTY: Capabilities = { dirtyTracking: true, nesting: true, pasidReplace: true };
 const V2_SHAPES = ['nested-on-pasid', 'parent-change-under-nested', 'parent-also-attached', 'nested-beside-nested', 'nested-over-deferred', 'destroy-parent-with-nested', 'replace-under-traffic'];
 
 describe('the harness on a v2 implementation', () => {
@@ -14,7 +15,8 @@ describe('the harness on a v2 implementation', () => {
     ['nesting and replace', { nesting: true, pasidReplace: true }],
     ['no PASIDs', { pasidBits: 0 }],
     ['coarse faults', { coarseFaults: true }],
-    ['all of it', { nesting: true, pasidReplace: true, coarseFaults: true, pasidBits: 0 }],
+    ['dirty tracking', { dirtyTracking: true }],
+    ['all of it', { nesting: true, pasidReplace: true, coarseFaults: true, pasidBits: 0, dirtyTracking: true }],
   ])('raises no false alarm on the model declaring %s', async (_name, capabilities) => {
     const report = await checkConformance(() => new ReferenceIommu(capabilities), { seed: 7, numRuns: 150 });
     expect(report.error).toBeUndefined();
@@ -61,9 +63,17 @@ describe('v2 failures', () => {
     expect(report.counterexample?.message).toMatch(/replacePasid|replaced/);
   });
 
-  it('the cache without a bug conforms', async () => {
-    const report = await checkConformance(() => new CachedModel('none'), { seed: 1, numRuns: 100 });
+  it('the cache without a bug conforms, dirty tracking included', async () => {
+    const report = await checkConformance(() => new CachedModel('none', DIRTY), { seed: 1, numRuns: 100 });
     expect(report.ok).toBe(true);
+    expect(report.statistics['dirty:required']).toBeGreaterThan(0);
+  });
+
+  it('a clear that leaves "already dirty" entries cached loses the next write: DIRTY, naming the page and the step that wrote it', async () => {
+    const report = await checkConformance(() => new CachedModel('clear-keeps-dirty-cache', DIRTY), { seed: 1 });
+    expect(report.counterexample?.property).toBe('DIRTY');
+    expect(report.counterexample?.message).toMatch(/lost the dirty page 0x[0-9a-f]+, written by step \d+ \(a write of device/);
+    expect(report.counterexample!.steps.length).toBeLessThanOrEqual(10);
   });
 
   it('one fault cause for missing and forbidden pages conforms only when coarseFaults is declared', async () => {
