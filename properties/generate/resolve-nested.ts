@@ -40,7 +40,7 @@ export function nestedCalls(scene: Scene, intent: Extract<Intent, { kind: 'neste
   calls.push({ op: 'map', domain: nested, iova, pa: ipa, size, prot: 3 });
   calls.push(user.read(iova), user.write(iova + size - K4)); // cached, combined
   const parentFlushed = (...probes: Call[]): Call[] => [...probes, { op: 'flush', domain: parent.id }, ...probes];
-  switch ((v >> 11) % 5) {
+  switch ((v >> 11) % 6) {
     case 0: // the parent unmaps the IPA: "Add missing iotlb flush for parent domain"
       calls.push({ op: 'unmap', domain: parent.id, iova: ipa, size }, ...parentFlushed(user.read(iova)));
       break;
@@ -55,6 +55,18 @@ export function nestedCalls(scene: Scene, intent: Extract<Intent, { kind: 'neste
       calls.push({ op: 'unmap', domain: parent.id, iova: ipa, size }, { op: 'map', domain: parent.id, iova: ipa, pa, size, prot: 1 });
       calls.push(...parentFlushed(user.write(iova)));
       break;
+    case 5: {
+      // the whole stack torn down and built again with the same ids: caches tagged by the
+      // parent's id (a stage-2 walk cache, a VMID) must not outlive it
+      const detach = scene.attachments.filter((a) => a.domain === parent.id || a.domain === nested);
+      calls.push(...detach.map((a) => sourceCalls(a.device, a.pasid).detach()), user.detach());
+      for (const other of existing.filter((d) => d.id !== nested)) calls.push({ op: 'destroyDomain', id: other.id });
+      calls.push({ op: 'destroyDomain', id: nested }, { op: 'destroyDomain', id: parent.id }, { op: 'createDomain', id: parent.id });
+      calls.push({ op: 'map', domain: parent.id, iova: ipa, pa: pa + SIZE_2M * 32n, size, prot: 3 });
+      calls.push({ op: 'createDomain', id: nested, options: { type: 'nested', parent: parent.id } });
+      calls.push({ op: 'map', domain: nested, iova, pa: ipa, size, prot: 3 }, user.attach(nested), user.read(iova));
+      break;
+    }
     default: {
       // a second nested domain over the same parent, sharing the IPA
       const second = free.find((id) => id !== nested);

@@ -6,6 +6,8 @@ import type { Capabilities, Iommu } from '../../model/types.ts';
 import { BUGS, CachedIommu, type BugName } from '../fixtures/buggy/cached-iommu.ts';
 import { BUGS2, RadixIommu, type Bug2Name } from '../fixtures/buggy2/radix-iommu.ts';
 import { BUGS3, VirtualIommu, type Bug3Name } from '../fixtures/buggy3/viommu.ts';
+import { DEMOS4 } from '../fixtures/buggy4/demos.ts';
+import { BUGS4, NestedIommu, type Bug4Name } from '../fixtures/buggy4/nested-iommu.ts';
 
 export interface CatalogueBug {
   readonly name: string;
@@ -43,6 +45,14 @@ export const CATALOGUES: readonly Catalogue[] = [
     title: 'VirtualIommu (asynchronous vIOMMU: extents, shadow IOTLB of whole extents, generations; independent author)',
     bugs: BUGS3,
     create: (bug) => new VirtualIommu(bug as Bug3Name | undefined),
+  },
+  {
+    name: 'NestedIommu',
+    title: 'NestedIommu (v2: nesting and PASID replace; combined stage-1+stage-2 IOTLB, stage-2 walk cache, context cache; independent author)',
+    bugs: BUGS4.map((b) => ({ name: b.name, class: b.class, description: b.history })),
+    // A bug that shows only under declared options (pasidBits 0) is built with them, as its demo is.
+    create: (bug) => new NestedIommu(bug as Bug4Name | undefined, DEMOS4.find((d) => d.bug === bug)?.options ?? {}),
+    capabilities: { nesting: true, pasidReplace: true },
   },
 ];
 

@@ -62,7 +62,15 @@ describeCatalogue('the harness catches the bugs of the third, asynchronous catal
   longer: { 'gen-wraps': 60 },
 });
 
+// A fourth, written for contract v2 by an independent author: nested domains over a combined
+// stage-1+stage-2 IOTLB, PASID replace, pasidBits 0, coarse faults.
+describeCatalogue('the harness catches the bugs of the v2 catalogue (nesting, replace)', catalogue('NestedIommu'), {
+  maxSteps: 12,
+  // The whole stack is built, used, torn down and built again with the same ids: 15 calls at least.
+  longer: { 's2-cache-survives-id-reuse': 16 },
+});
+
 // Every catalogue of the registry is checked above (a new one needs its bounds here).
 it('checks every catalogue of the registry', () => {
-  expect(CATALOGUES.map((c) => c.name)).toEqual(['CachedIommu', 'RadixIommu', 'VirtualIommu']);
+  expect(CATALOGUES.map((c) => c.name)).toEqual(['CachedIommu', 'RadixIommu', 'VirtualIommu', 'NestedIommu']);
 });

@@ -5,10 +5,10 @@ import { ReferenceIommu, type Call, type Capabilities } from '../../model/index.
 import { EINVAL } from '../helpers/answers.ts';
 
 
-/** Domain 1 paging (page 0 mapped), domain 2 identity; device 0 RID on 1, (0, 7) on 1. */
-function setup(caps: Capabilities = { pasidReplace: true }): ReferenceIommu {
+/** Domain 1 paging (page 0 mapped; dirty tracking when declared), domain 2 identity; device 0 RID on 1, (0, 7) on 1. */
+function setup(caps: Capabilities = { pasidReplace: true, dirtyTracking: true }): ReferenceIommu {
   const m = new ReferenceIommu(caps);
-  expect(m.createDomain(1)).toEqual({ ok: true });
+  expect(m.createDomain(1, caps.dirtyTracking ? { dirtyTracking: true } : undefined)).toEqual({ ok: true });
   expect(m.createDomain(2, { type: 'identity' })).toEqual({ ok: true });
   expect(m.attachDevice(0, 1)).toEqual({ ok: true });
   expect(m.attachPasid(0, 7, 1)).toEqual({ ok: true });
@@ -29,7 +29,16 @@ const BASE: Record<Call['op'], Call> = {
   flush: { op: 'flush', domain: 1 },
   translate: { op: 'translate', device: 0, pasid: null, iova: 0n, access: 'read' },
   replacePasid: { op: 'replacePasid', device: 0, pasid: 7, domain: 2 },
+  setDirtyTracking: { op: 'setDirtyTracking', domain: 1, enabled: true },
+  readDirty: { op: 'readDirty', domain: 1, iova: 0n, size: 0x1000n, clear: true },
 };
+
+const BAD_BOOLEAN: [string, unknown][] = [
+  ['a number', 1],
+  ['a string', 'true'],
+  ['undefined', undefined],
+  ['null', null],
+];
 
 const BAD_INTEGER: [string, unknown][] = [
   ['negative', -1],
@@ -116,6 +125,12 @@ const FIELDS: [Call['op'], string, [string, unknown][]][] = [
   ['replacePasid', 'device', BAD_INTEGER],
   ['replacePasid', 'pasid', BAD_PASID_NUMBER],
   ['replacePasid', 'domain', BAD_INTEGER],
+  ['setDirtyTracking', 'domain', BAD_INTEGER],
+  ['setDirtyTracking', 'enabled', BAD_BOOLEAN],
+  ['readDirty', 'domain', BAD_INTEGER],
+  ['readDirty', 'iova', BAD_BIGINT],
+  ['readDirty', 'size', BAD_BIGINT],
+  ['readDirty', 'clear', BAD_BOOLEAN],
 ];
 
 const CASES = FIELDS.flatMap(([op, field, bads]) =>

@@ -5,12 +5,12 @@
 //     non-conforming verdict, with an IOTLB of 16 and of 2 entries.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReferenceIommu } from '../model/index.ts';
-import type { Call, DomainOptions, Verdict } from '../model/index.ts';
-import { dispatch } from '../model/ops.ts';
-import { BUGS4, NestedIommu } from './fixtures/buggy4/nested-iommu.ts';
-import type { Bug4Name, NestedIommuOptions } from './fixtures/buggy4/nested-iommu.ts';
-import { DEMOS4 } from './fixtures/buggy4/demos.ts';
+import { ReferenceIommu } from '../../model/index.ts';
+import type { Call, DomainOptions, Verdict } from '../../model/index.ts';
+import { dispatch } from '../../model/ops.ts';
+import { BUGS4, NestedIommu } from '../fixtures/buggy4/nested-iommu.ts';
+import type { Bug4Name, NestedIommuOptions } from '../fixtures/buggy4/nested-iommu.ts';
+import { DEMOS4 } from '../fixtures/buggy4/demos.ts';
 
 const show = (x: unknown): string => JSON.stringify(x, (_, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
 

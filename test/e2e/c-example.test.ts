@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkConformance } from '../properties/index.ts';
-import { SubprocessIommu } from '../properties/adapters/subprocess.ts';
-import { ReferenceIommu } from '../model/index.ts';
-import { dispatch, type Call } from '../model/ops.ts';
+import { checkConformance } from '../../properties/index.ts';
+import { SubprocessIommu } from '../../properties/adapters/subprocess.ts';
+import { ReferenceIommu } from '../../model/index.ts';
+import { dispatch, type Call } from '../../model/ops.ts';
 
-const SOURCE = fileURLToPath(new URL('../examples/c/iommu.c', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/iommu-conformance.mjs', import.meta.url));
+const SOURCE = fileURLToPath(new URL('../../examples/c/iommu.c', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/iommu-conformance.mjs', import.meta.url));
 
 const compiler = (() => {
   for (const cc of [process.env.CC, 'cc', 'gcc', 'clang']) {
