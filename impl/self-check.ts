@@ -46,6 +46,10 @@ function checkLastLevel(pte: Float64Array, base: number): number {
  * reachable, 'whole' extents covering exactly the mapped pages, context tables and
  * attachment counts agreeing, and each IOTLB entry agreeing with the current mapping of every
  * page it covers, except pages in a pending (queued, unflushed) invalidation of its domain.
+ * v2: every nested domain's parent exists, is a paging domain and lists it once among its
+ * children (and every child listed points back), each parent counts its children's IOTLB entries
+ * right, and each combined entry agrees with a fresh two-stage walk, except IOVA pages pending in
+ * the nested domain's queue and IPA pages pending in the parent's.
  */
 export function checkInvariants(state: SelfCheckState): string[] {
   const problems: string[] = [];
