@@ -5,6 +5,9 @@ import type { Intent } from './intents.ts';
 import { freeBase, sourceCalls } from './resolve-ranges.ts';
 import { DOMAIN_IDS, K4, choose, devices, domainId, isParentKind, nestedOver, pasids, target, type PagingView, type Scene } from './scene.ts';
 
+/** The nested domain's own options, sometimes: its geometry is its own, not the parent's. */
+const NESTED_SHAPES: readonly { levels?: 3; aperture?: bigint }[] = [{}, {}, { levels: 3 }, { aperture: 1n << 32n }, { levels: 3, aperture: 1n << 30n }];
+
 /** Ids for nested domains beyond the common pool, so that a scene can hold a few of them. */
 const NESTED_IDS = [...DOMAIN_IDS, 5, 6, 7];
 
@@ -26,11 +29,14 @@ export function nestedCalls(scene: Scene, intent: Extract<Intent, { kind: 'neste
   const reuse = existing.length > 0 && v % 3 !== 0 ? choose(existing, v >> 2) : undefined;
   if (reuse === undefined && free.length < 2) return [];
   const calls: Call[] = [];
-  const create = (id: DomainId, deferred: boolean): void => {
-    calls.push({ op: 'createDomain', id, options: { type: 'nested', parent: parent.id, ...(deferred ? { invalidation: 'deferred' } : {}) } });
+  const create = (id: DomainId, deferred: boolean, shape = 0): void => {
+    const own = NESTED_SHAPES[shape % NESTED_SHAPES.length]!;
+    calls.push({ op: 'createDomain', id, options: { type: 'nested', parent: parent.id, ...(deferred ? { invalidation: 'deferred' } : {}), ...own } });
+    // The nested domain's own geometry: its aperture's end is not mappable (ERANGE).
+    if (own.aperture !== undefined) calls.push({ op: 'map', domain: id, iova: own.aperture, pa: 0n, size: K4, prot: 3 });
   };
   const nested = reuse?.id ?? free[0]!;
-  if (reuse === undefined) create(nested, v % 2 === 1);
+  if (reuse === undefined) create(nested, v % 2 === 1, v >> 14);
   const user = userOf(scene, nested, v >> 3, calls);
   const ipa = freeBase(parent);
   const iova = reuse ? freeBase(reuse) : SIZE_2M;
@@ -95,5 +101,8 @@ function userOf(scene: Scene, domain: DomainId, seed: number, calls: Call[]): Re
 /** A PASID's domain replaced: mostly an attached PASID, by another domain (or the same, or an unknown one). */
 export function replaceCall(scene: Scene, intent: Extract<Intent, { kind: 'replacePasid' }>): Call {
   const t = target(scene, intent.target, 'pasid', 9);
-  return { op: 'replacePasid', device: t.device, pasid: t.pasid ?? 1, domain: domainId(scene, intent.pick, false) };
+  // A quarter of them fail (an unknown domain): a failed replace must keep the old domain.
+  const unknown = NESTED_IDS.find((id) => !scene.domains.some((d) => d.id === id)) ?? 9;
+  const domain = intent.pick % 4 === 3 ? unknown : domainId(scene, intent.pick >> 2, false);
+  return { op: 'replacePasid', device: t.device, pasid: t.pasid ?? 1, domain };
 }
