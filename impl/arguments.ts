@@ -23,6 +23,8 @@ export interface HwCapabilities {
   /** v2: nested domains (stage 1 over a paging parent), and replacePasid. */
   readonly nesting: boolean;
   readonly pasidReplace: boolean;
+  /** v2: dirty tracking (`dirtyTracking` paging domains, setDirtyTracking, readDirty). */
+  readonly dirtyTracking: boolean;
 }
 
 /** The options of a domain with a table of its own (paging or nested), defaults filled in. */
@@ -35,7 +37,7 @@ export type TableConfig = { readonly pageSizes: readonly bigint[] } & Readonly<R
  * the state); identity and blocked domains have none.
  */
 export type DomainConfig =
-  | ({ readonly type: 'paging' } & TableConfig)
+  | ({ readonly type: 'paging'; readonly dirtyTracking?: boolean } & TableConfig)
   | ({ readonly type: 'nested'; readonly parent: number } & TableConfig)
   | { readonly type: 'identity' | 'blocked' };
 
@@ -124,11 +126,8 @@ export function resolveCapabilities(declared: Capabilities | null | undefined): 
     leafMask = Array.isArray(c.pageSizes) ? leafMaskOf(c.pageSizes) : -1;
     if (leafMask < 0 || (leafMask & 1) === 0) fail('pageSizes must be a subset of [4K, 2M, 1G] holding 4K');
   }
-  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults'] as const)
+  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults', 'dirtyTracking'] as const)
     if (c[flag] !== undefined && typeof c[flag] !== 'boolean') fail(`${flag} must be a boolean`);
-  // Dirty tracking (v2) is not built: declaring it would promise methods that do not exist.
-  if ((c as { dirtyTracking?: unknown }).dirtyTracking !== undefined && (c as { dirtyTracking?: unknown }).dirtyTracking !== false)
-    fail('dirtyTracking is not supported by FastIommu');
   return {
     deviceLimit: 2 ** deviceIdBits,
     pasidLimit: 2 ** pasidBits,
@@ -138,14 +137,21 @@ export function resolveCapabilities(declared: Capabilities | null | undefined): 
     canonical: c.canonicalAddresses === true,
     nesting: c.nesting === true,
     pasidReplace: c.pasidReplace === true,
+    dirtyTracking: c.dirtyTracking === true,
   };
 }
 
 // ---------------------------------------------------------------- domain options
 
 const OPTION_KEYS: ReadonlySet<string> = new Set(['type', 'levels', 'pageSizes', 'invalidation', 'unmap', 'aperture']);
-/** With `nesting` (v2) one more key: without it, `parent` is an unknown key. */
-const NESTING_OPTION_KEYS: ReadonlySet<string> = new Set([...OPTION_KEYS, 'parent']);
+/** With `nesting` (v2) one more key, `parent`, and with `dirtyTracking` (v2) `dirtyTracking`: without
+ * their capability they are unknown keys. */
+const KEY_SETS: readonly ReadonlySet<string>[] = [
+  OPTION_KEYS,
+  new Set([...OPTION_KEYS, 'parent']),
+  new Set([...OPTION_KEYS, 'dirtyTracking']),
+  new Set([...OPTION_KEYS, 'parent', 'dirtyTracking']),
+];
 
 /**
  * createDomain's options, checked and defaulted; undefined when they are bad (EINVAL). Only the
@@ -163,7 +169,7 @@ export function parseDomainOptions(options: unknown, hw: HwCapabilities): Domain
 function parseOptions(options: unknown, hw: HwCapabilities): DomainConfig | undefined {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
-  const keys = hw.nesting ? NESTING_OPTION_KEYS : OPTION_KEYS;
+  const keys = KEY_SETS[(hw.nesting ? 1 : 0) + (hw.dirtyTracking ? 2 : 0)]!;
   const given = new Map<string, unknown>();
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
@@ -176,16 +182,20 @@ function parseOptions(options: unknown, hw: HwCapabilities): DomainConfig | unde
   // Identity and blocked domains take no other option.
   if (type === 'identity' || type === 'blocked') return given.size === 1 ? { type } : undefined;
   // A nested domain (only with `nesting`: else `parent` was an unknown key above) names its
-  // parent, as a domain id; no other type does.
+  // parent, as a domain id; no other type does. `dirtyTracking` is a paging domain's only (a
+  // nested domain's writes are recorded by its parent): present on a nested one, it is bad.
   if (type === 'nested') {
     const parent = given.get('parent');
-    if (!hw.nesting || !validDomainId(parent)) return undefined;
+    if (!hw.nesting || !validDomainId(parent) || given.has('dirtyTracking')) return undefined;
     const table = tableOptions(option, given, hw);
     return table && { type, parent, ...table };
   }
   if (type !== 'paging' || given.has('parent')) return undefined;
+  // v2: `false` means what leaving it out means.
+  const dirtyTracking = option('dirtyTracking', false);
+  if (typeof dirtyTracking !== 'boolean') return undefined;
   const table = tableOptions(option, given, hw);
-  return table && { type, ...table };
+  return table && { type, dirtyTracking, ...table };
 }
 
 /** The options of a table (paging or nested domain), defaulted; undefined when one is bad. */

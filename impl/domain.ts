@@ -33,6 +33,14 @@ export class Domain {
   readonly leafOk: readonly boolean[];
   readonly deferred: boolean;
   readonly whole: boolean;
+  /** v2: a paging domain created with `dirtyTracking: true` (its leaves carry dirty bits). */
+  readonly dirtyTracking: boolean;
+  /**
+   * v2: whether writes through this domain are recorded now: for a dirty-tracking domain, its
+   * tracking is enabled (setDirtyTracking); for a nested domain, its parent's is (the parent's
+   * leaves record its writes); false for every other domain. Read by translate's hit path.
+   */
+  tracks = false;
   /** Root table page in the arena (-1 when not paging). */
   root = -1;
   /** Devices and (device, PASID)s attached. */
@@ -59,6 +67,7 @@ export class Domain {
     parent: Domain | null = null,
   ) {
     this.parent = parent;
+    this.dirtyTracking = config.type === 'paging' && config.dirtyTracking === true;
     if (config.type === 'paging' || config.type === 'nested') {
       this.kind = PAGING;
       this.levels = config.levels;

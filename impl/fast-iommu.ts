@@ -11,6 +11,16 @@
 //   hit costs the same through every domain), and invalidated by IPA when the parent's table
 //   changes (iotlb.ts); and replacePasid, a context-table update (IOTLB entries are tagged by
 //   domain, not by (device, PASID), so the old domain's entries cannot answer that PASID again).
+// - v2, dirty tracking (declared by default): one dirty bit per leaf in the packed PTE
+//   (pagetable.ts), set by a successful write while tracking is enabled: in the page walk of a
+//   miss, or, on an IOTLB hit, when the entry does not yet remember its leaf as dirty (the write
+//   then goes to the table, sets the bit and marks the entry; a write hit on a marked entry costs
+//   what a write hit costs with tracking off). A write through a nested domain marks the parent's
+//   leaf at the IPA (the combined entry remembers the stage-2 leaf's bit). readDirty walks only
+//   the table pages that exist in its range; its clear clears whole leaves (a 2M or 1G leaf that
+//   the range cuts too, as the contract allows), the pieces of a split dirty leaf in the cut blocks
+//   of their original leaf (see pagetable.ts), and invalidates the marked IOTLB entries of what it
+//   cleared, the nested domains' combined entries over those IPAs included.
 import {
   PA_LIMIT,
   type Access,
@@ -40,7 +50,25 @@ import {
 } from './arguments.ts';
 import { BLOCKED, Domain, FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
 import { Iotlb } from './iotlb.ts';
-import { ENTRIES, PTE_LEAF, PTE_PROT, SPAN, TableArena, anyMapped, freeTree, leafPte, mapRange, unmapRange } from './pagetable.ts';
+import {
+  ENTRIES,
+  PTE_DIRTY,
+  PTE_LEAF,
+  PTE_PROT,
+  SPAN,
+  TableArena,
+  anyMapped,
+  cleared,
+  dirtyPte,
+  findLeaf,
+  freeTree,
+  leafAt,
+  leafPte,
+  mapRange,
+  plainPte,
+  scanDirty,
+  unmapRange,
+} from './pagetable.ts';
 import { checkInvariants } from './self-check.ts';
 
 export interface FastIommuOptions {
@@ -48,14 +76,15 @@ export interface FastIommuOptions {
   iotlbSize?: number;
   /**
    * What the implementation declares. Default (undefined): DEFAULT_CAPABILITIES, v1's defaults
-   * plus nesting and PASID replace. `{}` is the pure v1 IOMMU: it declares nothing, and nested
-   * domains and replacePasid are EINVAL there, as the contract says of undeclared capabilities.
+   * plus nesting, PASID replace and dirty tracking. `{}` is the pure v1 IOMMU: it declares
+   * nothing, and nested domains, replacePasid, the `dirtyTracking` option, setDirtyTracking and
+   * readDirty are EINVAL there, as the contract says of undeclared capabilities.
    */
   capabilities?: Capabilities;
 }
 
 /** What `new FastIommu()` declares: every v1 default, and the v2 capabilities it implements. */
-export const DEFAULT_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ nesting: true, pasidReplace: true });
+export const DEFAULT_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ nesting: true, pasidReplace: true, dirtyTracking: true });
 
 export interface FastIommuStats {
   domains: number;
@@ -77,6 +106,8 @@ export interface FastIommuStats {
   /** Ranges waiting in deferred domains' flush queues, and queue overflows (domain flushes). */
   pendingInvalidations: number;
   flushQueueOverflows: number;
+  /** v2: write hits on IOTLB entries not marked dirty that went to the table (tracking enabled). */
+  dirtyHitUpdates: number;
 }
 
 const DEFAULT_IOTLB_SIZE = 1024;
@@ -119,6 +150,7 @@ export class FastIommu implements Iommu {
   /** The level of the leaf that the last walkTable found. */
   private leafLevel = 0;
   private fqOverflows = 0;
+  private dirtyHitUpdates = 0;
 
   /** Throws a TypeError for bad options (a mistake of the caller, not of a call). */
   constructor(options: FastIommuOptions = {}) {
@@ -155,7 +187,10 @@ export class FastIommu implements Iommu {
     if (this.domains.size >= this.caps.maxDomains) return ENOSPC;
     const d = new Domain(id, this.nextTag++, config, parent);
     if (d.kind === PAGING) d.root = this.arena.alloc();
-    parent?.children.push(d);
+    if (parent !== null) {
+      parent.children.push(d);
+      d.tracks = parent.tracks; // the parent's leaves record the nested domain's writes
+    }
     this.domains.set(id, d);
     return OK;
   }
@@ -264,7 +299,21 @@ export class FastIommu implements Iommu {
     mapRange(this.arena, d.root, top, 0, a, b, Number(pa >> 12n) - a, prot, d.leafOk);
     d.mappedPages += n;
     if (d.whole) d.extents.insertSorted(a, b);
+    if (d.flushQueue.size !== 0) this.dropStaleOverMap(d, a, b);
     return OK;
+  }
+
+  /**
+   * v2: a map into a range whose old entries may still be cached (a deferred domain with pending
+   * invalidations) invalidates them, when the dirty record depends on them: an old entry that
+   * remembers "dirty" would let a write through the new mapping, which may give the same PA,
+   * escape the record. For a dirty-tracking domain: its own entries and its nested domains'
+   * combined entries over these IPAs; for a nested domain over one: its own entries.
+   */
+  private dropStaleOverMap(d: Domain, a: number, b: number): void {
+    if (!(d.dirtyTracking || (d.parent !== null && d.parent.dirtyTracking))) return;
+    if (d.tlbN[0] !== 0 || d.tlbN[1] !== 0 || d.tlbN[2] !== 0) this.tlb.invalidateRange(d, a, b);
+    if (d.childTlbEntries !== 0) this.tlb.invalidateNestedRange(d, a, b);
   }
 
   unmap(domain: DomainId, iova: bigint, size: bigint): Result<bigint> {
@@ -421,6 +470,9 @@ export class FastIommu implements Iommu {
         tlb.hits++;
         const e = tlb.pteAt(s);
         if ((e & need) === 0) return F_PERMISSION;
+        // A write while tracking, through an entry that does not remember its leaf as dirty, goes
+        // to the table (with tracking off, or on a marked entry, nothing more).
+        if (need === 2 && d.tracks && tlb.dirtyAt(s) === 0) this.recordHit(d, s, pfn, lo);
         return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
       }
       tlb.misses++;
@@ -431,11 +483,21 @@ export class FastIommu implements Iommu {
     const pte = this.arena.pte;
     let t = d.root;
     for (let l = d.levels - 1; l >= 0; l--) {
-      const e = pte[t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511)]!;
+      const i = t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511);
+      let e = pte[i]!;
       if (e === 0) return F_NOT_MAPPED;
       if ((e & PTE_LEAF) !== 0) {
         const mask = l === 0 ? 0 : l === 1 ? 511 : 262143;
-        if (cached) tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, e, -1);
+        let dirty = false;
+        if (e >= PTE_DIRTY) {
+          dirty = true;
+          e = plainPte(e);
+        } else if (need === 2 && (e & 2) !== 0 && d.tracks) {
+          // A successful write while tracking sets the leaf's dirty bit in the walk.
+          pte[i] = dirtyPte(e, l);
+          dirty = true;
+        }
+        if (cached) tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, e, -1, dirty);
         if ((e & need) === 0) return F_PERMISSION;
         return { ok: true, pa: BigInt(((e - (e & 15)) / 16 + (lo & mask)) * 4096 + off) };
       }
@@ -457,33 +519,116 @@ export class FastIommu implements Iommu {
     const ipa = (e1 - (e1 & 15)) / 16 + (lo & LEAF_MASK[l1]!); // the IPA page of `pfn`
     const hi2 = Math.floor(ipa / LOW27);
     const lo2 = ipa - hi2 * LOW27;
-    const e2 = ipa < p.aperturePfn ? this.walkTable(p.root, p.levels, hi2, lo2) : 0;
+    let e2 = ipa < p.aperturePfn ? this.walkTable(p.root, p.levels, hi2, lo2) : 0;
     if (e2 === 0) return (e1 & need) === 0 ? F_PERMISSION : F_NOT_MAPPED;
     const l2 = this.leafLevel;
+    // Dirty tracking: the parent's leaf records the write (the combined entry remembers its bit).
+    let dirty = false;
+    if (e2 >= PTE_DIRTY) {
+      dirty = true;
+      e2 = plainPte(e2);
+    } else if (need === 2 && (e1 & e2 & 2) !== 0 && p.tracks) {
+      this.arena.pte[leafAt.index] = dirtyPte(e2, l2);
+      dirty = true;
+    }
     const l = l1 < l2 ? l1 : l2;
     const mask = LEAF_MASK[l]!;
     const pa = (e2 - (e2 & 15)) / 16 + (lo2 & LEAF_MASK[l2]!); // the PA page of `pfn`
     // The level-l block around `pfn` lies inside both leaves, so it maps linearly: cache it.
     const combined = leafPte(pa - (lo & mask), e1 & e2 & PTE_PROT);
-    if (cached) this.tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, combined, ipa - (lo & mask));
+    if (cached) this.tlb.insert(d, l, (pfn - (lo & mask)) / SPAN[l]!, combined, ipa - (lo & mask), dirty);
     if ((combined & need) === 0) return F_PERMISSION;
     return { ok: true, pa: BigInt(pa * 4096 + off) };
   }
 
-  /** The leaf PTE for page (hi, lo) in the table of `levels` levels at `root`, or 0; its level goes to `leafLevel`. */
+  /**
+   * The leaf PTE (dirty bit included) for page (hi, lo) in the table of `levels` levels at `root`,
+   * or 0; its level goes to `leafLevel`, its index in the arena to `leafAt.index`.
+   */
   private walkTable(root: number, levels: number, hi: number, lo: number): number {
-    const pte = this.arena.pte;
-    let t = root;
-    for (let l = levels - 1; l >= 0; l--) {
-      const e = pte[t * ENTRIES + (l >= 3 ? (hi >>> (9 * (l - 3))) & 511 : (lo >>> (9 * l)) & 511)]!;
-      if (e === 0) return 0;
-      if ((e & PTE_LEAF) !== 0) {
-        this.leafLevel = l;
-        return e;
-      }
-      t = e >>> 4;
+    const e = findLeaf(this.arena, root, levels, hi, lo);
+    this.leafLevel = leafAt.level;
+    return e;
+  }
+
+  /**
+   * v2: a write hit, while tracking, on IOTLB slot `s` of domain `d` whose entry does not remember
+   * its leaf as dirty (page `pfn`, PFN bits 0..26 in `lo`): the write goes to the table that
+   * records it (the parent's, at the IPA, for a nested domain) and sets the leaf's dirty bit. The
+   * entry is marked only if that leaf covers all of it (a leaf split since the fill, in a deferred
+   * window, leaves the entry unmarked: its other pieces may be clean).
+   */
+  private recordHit(d: Domain, s: number, pfn: number, lo: number): void {
+    this.dirtyHitUpdates++;
+    const tlb = this.tlb;
+    const level = tlb.levelAt(s);
+    let r = d;
+    let page = pfn;
+    if (d.parent !== null) {
+      r = d.parent;
+      page = tlb.ipaAt(s) + (lo & LEAF_MASK[level]!);
+      if (page >= r.aperturePfn) return;
     }
-    return 0;
+    const hi = Math.floor(page / LOW27);
+    const e = findLeaf(this.arena, r.root, r.levels, hi, page - hi * LOW27);
+    if (e === 0) return; // unmapped since the fill (a pending invalidation): nothing to record
+    if (e < PTE_DIRTY) this.arena.pte[leafAt.index] = dirtyPte(e, leafAt.level);
+    if (leafAt.level >= level) tlb.markDirty(s);
+  }
+
+  // ---------------------------------------------------------------- dirty tracking (v2)
+
+  /** v2 (with dirtyTracking): starts or stops recording writes; the recorded bits stay. */
+  setDirtyTracking(domain: DomainId, enabled: boolean): VoidResult {
+    if (!this.caps.dirtyTracking) return EINVAL; // an undeclared capability's call
+    if (!validDomainId(domain) || typeof enabled !== 'boolean') return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    if (!d.dirtyTracking) return EINVAL;
+    // No IOTLB invalidation: entries remember their leaf's true dirty bit, so once tracking is on
+    // a write through an unmarked entry goes to the table.
+    d.tracks = enabled;
+    for (const c of d.children) c.tracks = enabled;
+    return OK;
+  }
+
+  /**
+   * v2 (with dirtyTracking): the IOVAs of the 4K pages of [iova, iova + size) in dirty leaves,
+   * ascending; with `clear`, those leaves are clean afterwards (see the header) and the IOTLB
+   * entries marked dirty over them are invalidated, the nested domains' combined ones included.
+   */
+  readDirty(domain: DomainId, iova: bigint, size: bigint, clear: boolean): Result<bigint[]> {
+    if (!this.caps.dirtyTracking) return EINVAL;
+    if (!validDomainId(domain) || !validU64(iova) || !validU64(size) || typeof clear !== 'boolean') return EINVAL;
+    const d = this.domains.get(domain);
+    if (d === undefined) return ENOENT;
+    if (!d.dirtyTracking || size === 0n || ((iova | size) & 0xfffn) !== 0n) return EINVAL;
+    if (iova + size > d.aperture) return ERANGE;
+    const a = Number(iova >> 12n);
+    const b = a + Number(size >> 12n);
+    const top = d.levels - 1;
+    const out: bigint[] = [];
+    cleared.lo = Number.POSITIVE_INFINITY;
+    cleared.hi = Number.NEGATIVE_INFINITY;
+    scanDirty(this.arena, d.root, top, 0, a, b, out, clear, -1);
+    if (!clear) return { ok: true, value: out };
+    // The pieces of split dirty leaves whose original leaf (a 2M or 1G block) the range cuts: the
+    // clear may clear them, and must (the written page that kept them reportable may be gone).
+    for (let l = 1; l <= 2; l++) {
+      if (!d.leafOk[l]) continue;
+      const span = SPAN[l]!;
+      const s0 = Math.floor(a / span) * span;
+      if (s0 < a) scanDirty(this.arena, d.root, top, 0, s0, a, null, true, l);
+      const e1 = Math.min(Math.ceil(b / span) * span, d.aperturePfn);
+      if (e1 > b) scanDirty(this.arena, d.root, top, 0, b, e1, null, true, l);
+    }
+    if (cleared.lo < cleared.hi) {
+      const lo = cleared.lo;
+      const hi = cleared.hi;
+      if (d.tlbN[0] !== 0 || d.tlbN[1] !== 0 || d.tlbN[2] !== 0) this.tlb.invalidateRange(d, lo, hi, true);
+      if (d.childTlbEntries !== 0) this.tlb.invalidateNestedRange(d, lo, hi, true);
+    }
+    return { ok: true, value: out };
   }
 
   // ---------------------------------------------------------------- stats and self-check
@@ -513,6 +658,7 @@ export class FastIommu implements Iommu {
       pageWalks: this.walks,
       pendingInvalidations: pending,
       flushQueueOverflows: this.fqOverflows,
+      dirtyHitUpdates: this.dirtyHitUpdates,
     };
   }
 

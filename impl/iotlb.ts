@@ -20,6 +20,13 @@
 // when that is cheaper (invalidateDomain). Each parent counts its children's entries, so that a
 // parent with nothing cached through it skips all of that.
 //
+// v2, dirty tracking: each entry also remembers whether the leaf it caches was dirty (for a combined
+// entry: the stage-2 leaf, whose dirty bit records the write), as hardware's IOTLB caches the D
+// bit. A write hit on an entry marked dirty needs nothing more; on a clean one, FastIommu goes to
+// the table, sets the leaf's bit and marks the entry (markDirty). The mark is why a clear of dirty
+// bits must invalidate the entries of the leaves it cleared (invalidateRange and
+// invalidateNestedRange with `onlyDirty`): a mark left behind would hide the next write.
+//
 // The slot arrays and the hash table are private: FastIommu reads a hit's PTE through pteAt and
 // the self-check reads the entries through forEachEntry. Only the self-check's tests reach the
 // private fields (by a cast), to corrupt them on purpose.
@@ -44,6 +51,8 @@ export class Iotlb {
   private slotPte: Float64Array = new Float64Array(0);
   private slotHome: Int32Array = new Int32Array(0);
   private slotIpa: Float64Array = new Float64Array(0);
+  /** v2: 1 when the entry's leaf was dirty (set at the fill, or by markDirty), else 0. */
+  private slotDirty: Uint8Array = new Uint8Array(0);
   /** Hash buckets: slot + 1, or 0 when empty. */
   private buckets: Int32Array = new Int32Array(2);
   private mask = 1;
@@ -91,22 +100,42 @@ export class Iotlb {
     return this.slotPte[s]!;
   }
 
+  /** v2: whether slot `s` remembers its leaf as dirty (1) or not (0). */
+  dirtyAt(s: number): number {
+    return this.slotDirty[s]!;
+  }
+
+  /** v2: slot `s`'s leaf is now dirty. */
+  markDirty(s: number): void {
+    this.slotDirty[s] = 1;
+  }
+
+  /** The level of slot `s`, and the first IPA page of its combined entry (-1 for others). */
+  levelAt(s: number): number {
+    return this.slotLevel[s]!;
+  }
+
+  ipaAt(s: number): number {
+    return this.slotIpa[s]!;
+  }
+
   /**
-   * Calls `fn` with each entry held: its slot, domain, level, frame, cached PTE, and the first IPA
-   * page of a combined entry (-1 for others).
+   * Calls `fn` with each entry held: its slot, domain, level, frame, cached PTE, the first IPA
+   * page of a combined entry (-1 for others), and whether it remembers its leaf as dirty.
    */
-  forEachEntry(fn: (slot: number, d: Domain, level: number, frame: number, pte: number, ipa: number) => void): void {
+  forEachEntry(fn: (slot: number, d: Domain, level: number, frame: number, pte: number, ipa: number, dirty: boolean) => void): void {
     for (let s = 0; s < this.used; s++) {
       const d = this.slotDom[s];
-      if (d !== undefined) fn(s, d, this.slotLevel[s]!, this.slotFrame[s]!, this.slotPte[s]!, this.slotIpa[s]!);
+      if (d !== undefined) fn(s, d, this.slotLevel[s]!, this.slotFrame[s]!, this.slotPte[s]!, this.slotIpa[s]!, this.slotDirty[s] === 1);
     }
   }
 
   /**
    * Caches the leaf `pte` of domain `d` at `level` covering frame `frame` (not cached yet); for a
    * nested domain, the combined leaf and `ipa`, the first IPA page it went through (else -1).
+   * `pte` is a plain PTE (no dirty bit); `dirty` says whether the leaf was dirty (v2).
    */
-  insert(d: Domain, level: number, frame: number, pte: number, ipa = -1): void {
+  insert(d: Domain, level: number, frame: number, pte: number, ipa = -1, dirty = false): void {
     const cap = this.capacity;
     if (cap === 0) return;
     let s = this.freeSlots.pop();
@@ -129,6 +158,7 @@ export class Iotlb {
     this.slotPte[s] = pte;
     this.slotHome[s] = home;
     this.slotIpa[s] = ipa;
+    this.slotDirty[s] = dirty ? 1 : 0;
     const b = this.buckets;
     let i = home;
     while (b[i] !== 0) i = (i + 1) & this.mask;
@@ -186,6 +216,9 @@ export class Iotlb {
     const level = new Uint8Array(n);
     level.set(this.slotLevel);
     this.slotLevel = level;
+    const dirty = new Uint8Array(n);
+    dirty.set(this.slotDirty);
+    this.slotDirty = dirty;
     this.slotHome = new Int32Array(n);
     this.nslots = n;
     let nb = 2;
@@ -207,8 +240,12 @@ export class Iotlb {
     }
   }
 
-  /** Invalidates every entry of `d` overlapping the PFN range [a, b), at every level. */
-  invalidateRange(d: Domain, a: number, b: number): void {
+  /**
+   * Invalidates every entry of `d` overlapping the PFN range [a, b), at every level; with
+   * `onlyDirty` (v2, a clear of dirty bits), only those that remember their leaf as dirty.
+   */
+  invalidateRange(d: Domain, a: number, b: number, onlyDirty = false): void {
+    const keep = onlyDirty ? 0 : 2; // slotDirty is 0 or 1: never 2
     for (let l = 0; l < 3; l++) {
       if (d.tlbN[l] === 0) continue;
       const span = SPAN[l]!;
@@ -217,11 +254,11 @@ export class Iotlb {
       if (f1 - f0 <= PROBE_LIMIT) {
         for (let f = f0; f < f1; f++) {
           const s = this.find(d.tag, l, f);
-          if (s >= 0) this.drop(s);
+          if (s >= 0 && this.slotDirty[s] !== keep) this.drop(s);
         }
       } else {
         for (let s = 0; s < this.used && d.tlbN[l] !== 0; s++) {
-          if (this.slotDom[s] === d && this.slotLevel[s] === l) {
+          if (this.slotDom[s] === d && this.slotLevel[s] === l && this.slotDirty[s] !== keep) {
             const f = this.slotFrame[s]!;
             if (f >= f0 && f < f1) this.drop(s);
           }
@@ -233,12 +270,14 @@ export class Iotlb {
   /**
    * Stage-2 invalidation: every combined entry of a nested domain over `parent` whose IPA range
    * overlaps the IPA page range [a, b). One scan of the slots (the entries are keyed by IOVA, not
-   * by IPA), stopping once the parent's children have no entry left.
+   * by IPA), stopping once the parent's children have no entry left. With `onlyDirty` (v2, a
+   * clear of the parent's dirty bits), only the entries that remember the stage-2 leaf as dirty.
    */
-  invalidateNestedRange(parent: Domain, a: number, b: number): void {
+  invalidateNestedRange(parent: Domain, a: number, b: number, onlyDirty = false): void {
+    const keep = onlyDirty ? 0 : 2;
     for (let s = 0; s < this.used && parent.childTlbEntries !== 0; s++) {
       const d = this.slotDom[s];
-      if (d === undefined || d.parent !== parent) continue;
+      if (d === undefined || d.parent !== parent || this.slotDirty[s] === keep) continue;
       const ipa = this.slotIpa[s]!;
       if (ipa < b && ipa + SPAN[this.slotLevel[s]!]! > a) this.drop(s);
     }

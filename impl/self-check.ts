@@ -5,7 +5,7 @@ import type { Domain } from './domain.ts';
 import { FLUSH_QUEUE_SIZE, PAGING } from './domain.ts';
 import type { IntervalSet } from './interval-set.ts';
 import type { Iotlb } from './iotlb.ts';
-import { ENTRIES, PA_PFN_LIMIT, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf } from './pagetable.ts';
+import { ENTRIES, PA_PFN_LIMIT, PTE_DIRTY, PTE_LEAF, PTE_PROT, PTE_VALID, SPAN, type TableArena, forEachLeaf, plainPte, pteHigh } from './pagetable.ts';
 
 /** What the self-check reads of a FastIommu. */
 export interface SelfCheckState {
@@ -27,11 +27,19 @@ const entryProblem = (name: string, l: number, i: number, pfn: number, what: str
  * leaf (valid, leaf, some permission, an integer below 2^44, so its PFN is below 2^40); -1 if
  * any entry is not, for the detailed check to say what is wrong.
  */
-function checkLastLevel(pte: Float64Array, base: number): number {
+function checkLastLevel(pte: Float64Array, base: number, dirtyOk: boolean): number {
   let valid = 0;
   for (let i = base; i < base + ENTRIES; i++) {
-    const e = pte[i]!;
+    let e = pte[i]!;
     if (e === 0) continue;
+    // v2: a dirty 4K leaf of a dirty-tracking domain: bit 44 and an origin of 0, 1 or 2 (whether
+    // that origin is a size the domain uses is the detailed check's).
+    if (e >= PTE_DIRTY) {
+      if (!dirtyOk) return -1;
+      const h = pteHigh(e) / PTE_DIRTY;
+      if (h !== 1 && h !== 3 && h !== 5) return -1;
+      e -= h * PTE_DIRTY;
+    }
     const flags = e & 15;
     if ((flags & 12) !== 12 || (flags & 3) === 0 || !(e > 0 && e < 17592186044416) || Math.floor(e) !== e) return -1;
     valid++;
@@ -50,6 +58,12 @@ function checkLastLevel(pte: Float64Array, base: number): number {
  * children (and every child listed points back), each parent counts its children's IOTLB entries
  * right, and each combined entry agrees with a fresh two-stage walk, except IOVA pages pending in
  * the nested domain's queue and IPA pages pending in the parent's.
+ * v2, dirty tracking: dirty bits only in the leaves of dirty-tracking domains, each with an origin
+ * (its dirty block) at or above its level and of a size the domain uses; no table entry with them;
+ * `tracks` set only on a dirty-tracking domain and mirrored on its nested domains; and every IOTLB
+ * entry that remembers its leaf as dirty belongs to a domain whose writes such a domain records,
+ * and covers only leaves that are dirty and that it agrees with (no pending invalidation excuses
+ * it: an entry marked dirty over a clean or replaced leaf would hide the next write).
  */
 export function checkInvariants(state: SelfCheckState): string[] {
   const problems: string[] = [];
@@ -73,6 +87,9 @@ export function checkInvariants(state: SelfCheckState): string[] {
     const name = `domain ${id}`;
     if (d.id !== id) problems.push(`${name}: recorded under id ${d.id}`);
     checkNesting(state, d, problems, name);
+    if (d.dirtyTracking !== (d.config.type === 'paging' && d.config.dirtyTracking === true)) problems.push(`${name}: dirtyTracking disagrees with its options`);
+    if (d.parent !== null ? d.tracks !== d.parent.tracks : d.tracks && !d.dirtyTracking)
+      problems.push(`${name}: tracks writes (${d.tracks}) but ${d.parent !== null ? `its parent ${d.tracks ? 'does not' : 'does'}` : 'was not created with dirtyTracking'}`);
     if (d.kind !== PAGING) {
       if (d.root !== -1) problems.push(`${name}: non-paging domain has a table`);
       if (d.tlbN[0] + d.tlbN[1] + d.tlbN[2] !== 0) problems.push(`${name}: non-paging domain has IOTLB entries`);
@@ -144,7 +161,7 @@ function checkTable(
   const end = d.aperturePfn;
   if (l === 0 && leaves === null && tb + ENTRIES <= end) {
     // The bulk of a large table: a last-level page checked in one tight loop.
-    const valid = checkLastLevel(pte, base);
+    const valid = checkLastLevel(pte, base, d.dirtyTracking && d.leafOk[1] === true && d.leafOk[2] === true);
     if (valid >= 0) {
       if (ar.cnt[t] !== valid) problems.push(`${name}: table page ${t} counts ${ar.cnt[t]} entries, holds ${valid}`);
       if (!isRoot && valid === 0) problems.push(`${name}: empty table page ${t} not freed`);
@@ -154,10 +171,20 @@ function checkTable(
   let valid = 0;
   let mapped = 0;
   for (let i = 0; i < ENTRIES; i++) {
-    const e = pte[base + i]!;
+    let e = pte[base + i]!;
     if (e === 0) continue;
     valid++;
     const eb = tb + i * span;
+    // v2: the dirty bit and origin (dirty-tracking domains only; elsewhere a PTE of 2^44 or more is
+    // malformed, as in v1), checked here, then the rest of the PTE as a v1 one.
+    if (d.dirtyTracking && e >= PTE_DIRTY && Number.isFinite(e)) {
+      const h = pteHigh(e) / PTE_DIRTY;
+      const origin = h >> 1;
+      if ((h & 1) === 0) problems.push(entryProblem(name, l, i, eb, 'origin bits without the dirty bit'));
+      else if ((plainPte(e) & PTE_LEAF) === 0) problems.push(entryProblem(name, l, i, eb, 'table entry with the dirty bit'));
+      else if (origin < l || origin > 2 || d.leafOk[origin] !== true) problems.push(entryProblem(name, l, i, eb, `dirty leaf with origin level ${origin}`));
+      e = plainPte(e);
+    }
     const flags = e & 15;
     const pfn = (e - flags) / 16;
     // The common case in one test; the details only when it fails. No PA limit to check: an
@@ -255,7 +282,7 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
   const lookups = tlb.capacity === 0 ? tlb.hits + tlb.misses === 0 : state.walks === tlb.misses && tlb.hits >= 0;
   if (!lookups) problems.push(`iotlb: ${tlb.hits} hits, ${tlb.misses} misses and ${state.walks} walks do not add up`);
   const counts = new Map<Domain, number[]>();
-  tlb.forEachEntry((s, d, l, frame, pte, ipa) => {
+  tlb.forEachEntry((s, d, l, frame, pte, ipa, dirty) => {
     if (state.domains.get(d.id) !== d) {
       problems.push(`iotlb: slot ${s} belongs to destroyed domain ${d.id}`);
       return;
@@ -267,11 +294,13 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
     const c = counts.get(d) ?? [0, 0, 0];
     c[l]!++;
     counts.set(d, c);
+    if (dirty && !(d.parent ?? d).dirtyTracking) problems.push(`iotlb: slot ${s} of domain ${d.id} is marked dirty, but no dirty-tracking domain records its writes`);
+    if (pte >= PTE_DIRTY) problems.push(`iotlb: slot ${s} of domain ${d.id} caches a PTE with the dirty bit (the mark is the entry's own)`);
     if (d.parent === null) {
       if (ipa !== -1) problems.push(`iotlb: slot ${s} of domain ${d.id} (not nested) records IPA page 0x${ipa.toString(16)}`);
-      checkEntry(state.arena, d, l, frame, pte, problems);
+      checkEntry(state.arena, d, l, frame, pte, dirty, problems);
     } else {
-      checkCombinedEntry(state.arena, d, d.parent, l, frame, pte, ipa, problems);
+      checkCombinedEntry(state.arena, d, d.parent, l, frame, pte, ipa, dirty, problems);
     }
   });
   for (const d of state.domains.values()) {
@@ -281,8 +310,11 @@ function checkIotlb(state: SelfCheckState, problems: string[]): void {
   }
 }
 
-/** A cached leaf must match the table on every page it covers, but for queued ranges. */
-function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: number, problems: string[]): void {
+/**
+ * A cached leaf must match the table on every page it covers, but for queued ranges. One marked
+ * dirty must cover dirty leaves only, each agreeing with it, queued or not (v2).
+ */
+function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: number, dirty: boolean, problems: string[]): void {
   const where = `iotlb: domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
   if (!wellFormedEntry(d, l, f, e, where, problems)) return;
   const r0 = f * SPAN[l]!;
@@ -291,14 +323,20 @@ function checkEntry(arena: TableArena, d: Domain, l: number, f: number, e: numbe
   const prot = e & PTE_PROT;
   const bad: number[] = [];
   let at = r0;
-  forEachLeaf(arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, x) => {
+  let dirtyProblem: string | undefined;
+  forEachLeaf(arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, full) => {
+    const x = plainPte(full);
     const lo = Math.max(first, r0);
     const hi = Math.min(first + SPAN[lvl]!, r1);
     if (lo > at) bad.push(at, lo);
-    if (!((x & PTE_PROT) === prot && (x - (x & 15)) / 16 - first === delta)) bad.push(lo, hi);
+    const agrees = (x & PTE_PROT) === prot && (x - (x & 15)) / 16 - first === delta;
+    if (!agrees) bad.push(lo, hi);
+    if (dirty && dirtyProblem === undefined && (!agrees || full < PTE_DIRTY))
+      dirtyProblem = `${where}: marked dirty over the ${agrees ? 'clean' : 'different'} leaf at pfn 0x${first.toString(16)}`;
     at = hi;
   });
   if (at < r1) bad.push(at, r1);
+  if (dirtyProblem !== undefined) problems.push(dirtyProblem);
   reportUncovered(bad, d.flushQueue, where, problems);
 }
 
@@ -331,7 +369,7 @@ function reportUncovered(bad: readonly number[], queue: IntervalSet, where: stri
  * PA, with the AND of both permissions. A disagreement is allowed only where an invalidation is
  * pending: the IOVA pages in the nested domain's flush queue, the IPA pages in the parent's.
  */
-function checkCombinedEntry(arena: TableArena, d: Domain, p: Domain, l: number, f: number, e: number, ipa: number, problems: string[]): void {
+function checkCombinedEntry(arena: TableArena, d: Domain, p: Domain, l: number, f: number, e: number, ipa: number, dirty: boolean, problems: string[]): void {
   const where = `iotlb: nested domain ${d.id} level ${l} frame 0x${f.toString(16)}`;
   if (!wellFormedEntry(d, l, f, e, where, problems)) return;
   const span = SPAN[l]!;
@@ -347,12 +385,14 @@ function checkCombinedEntry(arena: TableArena, d: Domain, p: Domain, l: number, 
   const d2 = paBase - ipa; // IPA page -> PA page
   const bad: number[] = []; // IOVA page ranges, each with the IPA excuse flag: [a, b, ipaOk]
   let at = r0;
+  let dirtyProblem: string | undefined;
   forEachLeaf(arena, d.root, d.levels - 1, 0, r0, r1, (lvl, first, x) => {
     const lo = Math.max(first, r0);
     const hi = Math.min(first + SPAN[lvl]!, r1);
     if (lo > at) bad.push(at, lo);
     at = hi;
     if ((x - (x & 15)) / 16 - first !== d1) {
+      if (dirty && dirtyProblem === undefined) dirtyProblem = `${where}: marked dirty, but stage 1 maps pfn 0x${lo.toString(16)} to another IPA`;
       bad.push(lo, hi);
       return;
     }
@@ -368,11 +408,20 @@ function checkCombinedEntry(arena: TableArena, d: Domain, p: Domain, l: number, 
         const lo2 = Math.max(first2, lo + d1);
         const hi2 = Math.min(first2 + SPAN[lvl2]!, end2);
         if (lo2 > at2) stage2Bad(at2, lo2);
-        if (!((p1 & y & PTE_PROT) === prot && (y - (y & 15)) / 16 - first2 === d2)) stage2Bad(lo2, hi2);
+        const y0 = plainPte(y);
+        if (!((p1 & y0 & PTE_PROT) === prot && (y0 - (y0 & 15)) / 16 - first2 === d2)) stage2Bad(lo2, hi2);
         at2 = hi2;
       });
     if (at2 < end2) stage2Bad(at2, end2);
   });
   if (at < r1) bad.push(at, r1);
+  // Marked dirty: every stage-2 leaf over its IPA range is dirty and maps it as the entry does.
+  if (dirty && dirtyProblem === undefined && ipa < p.aperturePfn)
+    forEachLeaf(arena, p.root, p.levels - 1, 0, ipa, Math.min(ipa + span, p.aperturePfn), (_, first2, y) => {
+      const y0 = plainPte(y);
+      if (dirtyProblem === undefined && (y < PTE_DIRTY || (y0 - (y0 & 15)) / 16 - first2 !== d2))
+        dirtyProblem = `${where}: marked dirty over the ${y < PTE_DIRTY ? 'clean' : 'different'} stage-2 leaf at IPA pfn 0x${first2.toString(16)}`;
+    });
+  if (dirtyProblem !== undefined) problems.push(dirtyProblem);
   reportUncovered(bad, d.flushQueue, where, problems);
 }
