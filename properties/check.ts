@@ -12,6 +12,7 @@ import { DIRTY_DOMAIN_KINDS, NESTED_DOMAIN_KINDS } from './generate/scene.ts';
 import { RunContext, type RunSettings } from './run/run.ts';
 import { ConformanceFailure, callsOf } from './run/trace.ts';
 import { shrinkCalls, type Failing } from './shrink/shrink.ts';
+import type { DatabaseOptions, DatabaseSummary, FailureDatabase } from './db/database.ts';
 import { countTrace, type Statistics } from './verdict/statistics.ts';
 
 export interface Progress {
@@ -44,6 +45,14 @@ export interface CheckOptions {
    * or the environment's IOMMU_CONFORMANCE_SHRINK_TIME_MS: mutation runs set it to 1).
    */
   shrinkTimeMs?: number;
+  /**
+   * The failure database (properties/db/): a directory, or its options (give `target`, a JSON
+   * description of the implementation, to keep several apart). Saved counterexamples of the
+   * target are replayed first, those passing now deleted, a new counterexample saved. Default
+   * false: called from code, checkConformance reads and writes nothing (the CLI and
+   * describeConformance default to `.iommu-conformance/`).
+   */
+  database?: string | false | DatabaseOptions;
 }
 
 export interface Counterexample {
@@ -63,6 +72,8 @@ export interface Report {
   counterexample?: Counterexample;
   error?: string;
   statistics: Statistics;
+  /** What the failure database did (with the `database` option). */
+  database?: DatabaseSummary;
 }
 
 type Factory = () => Iommu | Promise<Iommu>;
@@ -129,6 +140,21 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     stepTimeoutMs: options.stepTimeoutMs ?? 10_000,
   };
 
+  const db = options.database ? await openDatabase(options.database) : undefined;
+  const shrinkTimeMs = options.shrinkTimeMs ?? defaultShrinkTimeMs();
+  const meta: ReproMeta = { seed, ...options.repro };
+  if (db && options.path === undefined && (typeof options.database !== 'object' || options.database.replay !== false)) {
+    const replayStarted = Date.now();
+    const { replaySaved } = await import('./db/replay.ts');
+    const saved = await replaySaved(db, factory, settings);
+    statistics['time:db-ms'] = Date.now() - replayStarted;
+    if (saved) {
+      db.summary.from = db.pathOf(saved.entry.file);
+      const report = await failureReport(factory, settings, saved.failing, { ok: false, numRuns: 0, seed, statistics }, meta, Date.now() + shrinkTimeMs / 2);
+      return withDatabase(report, db, capabilities, options, saved.entry.file);
+    }
+  }
+
   let runsDone = 0;
   let failing = false;
   /** The last failing run fast-check executed: its final counterexample (no need to run it again). */
@@ -136,7 +162,6 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   const started = Date.now();
   let foundAt = 0;
   let budgetSpent = false;
-  const shrinkTimeMs = options.shrinkTimeMs ?? defaultShrinkTimeMs();
   const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false, caps), async (intents) => {
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
@@ -171,27 +196,81 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   });
   statistics.runs = runsDone;
   statistics['time:search-ms'] = (failing ? foundAt : Date.now()) - started;
-  if (!details.failed) return { ok: true, numRuns: runsDone, seed, statistics };
+  if (!details.failed) return withDatabase({ ok: true, numRuns: runsDone, seed, statistics }, db, capabilities, options);
 
   const path = details.counterexamplePath ?? undefined;
   const report = { ok: false, numRuns: runsDone, seed, path, statistics };
   if (!(details.errorInstance instanceof ConformanceFailure) || lastFailing === undefined) {
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-    return { ...report, error: `the run failed outside the contract checks: ${cause}` };
+    return withDatabase({ ...report, error: `the run failed outside the contract checks: ${cause}` }, db, capabilities, options);
   }
+  if (budgetSpent) statistics['shrink:stopped-at-budget'] = 1;
+  const shrunk = await failureReport(factory, settings, lastFailing, report, { ...meta, path }, Date.now() + shrinkTimeMs / 2, foundAt);
+  return withDatabase(shrunk, db, capabilities, options);
+}
+
+/** The report of a failing run, shrunk: its counterexample, or the harness's error while shrinking. */
+async function failureReport(
+  factory: Factory,
+  settings: RunSettings,
+  failing: Failing,
+  report: Report,
+  meta: ReproMeta,
+  deadline: number,
+  foundAt = Date.now(),
+): Promise<Report> {
+  const { statistics } = report;
   let shrunk: Failing & { complete: boolean };
   try {
-    shrunk = await shrinkCalls(factory, settings, lastFailing, Date.now() + shrinkTimeMs / 2);
+    shrunk = await shrinkCalls(factory, settings, failing, deadline);
   } catch (error) {
     // A defect of the harness itself: say what was found, and how to replay it.
     const cause = error instanceof Error ? error.message : String(error);
-    return { ...report, error: `${details.errorInstance.message}
-(the harness failed while shrinking this failure: ${cause}; replay with seed ${seed}, path '${path}')` };
+    return { ...report, error: `${failing.failure.message}
+(the harness failed while shrinking this failure: ${cause}; replay with seed ${meta.seed}, path '${meta.path}')` };
   }
   statistics['time:shrink-ms'] = Date.now() - foundAt;
   // The counterexample may not be minimal: shrinking stopped at its time budget.
-  if (budgetSpent || !shrunk.complete) statistics['shrink:stopped-at-budget'] = 1;
-  return { ...report, counterexample: counterexampleOf(shrunk, { seed, path, ...options.repro }) };
+  if (!shrunk.complete) statistics['shrink:stopped-at-budget'] = 1;
+  return { ...report, counterexample: counterexampleOf(shrunk, meta) };
+}
+
+/** The database of the `database` option (loaded only when asked for: it needs node:fs). */
+async function openDatabase(option: string | DatabaseOptions): Promise<FailureDatabase> {
+  const { FailureDatabase } = await import('./db/database.ts');
+  return FailureDatabase.open(typeof option === 'string' ? { dir: option } : option);
+}
+
+/**
+ * The report with what the database did: its counterexample saved (replacing the entry it was
+ * replayed from, `replacing`, when shrinking changed the calls) and the db:* statistics.
+ */
+async function withDatabase(
+  report: Report,
+  db: FailureDatabase | undefined,
+  capabilities: Capabilities | undefined,
+  options: CheckOptions,
+  replacing?: string,
+): Promise<Report> {
+  if (!db) return report;
+  const c = report.counterexample;
+  if (c) {
+    const file = await db.save({
+      capabilities,
+      domains: options.domains,
+      property: c.property,
+      message: c.message,
+      steps: c.steps,
+      calls: c.calls,
+      seed: replacing === undefined ? report.seed : undefined,
+      path: report.path,
+    });
+    if (file !== undefined) db.summary.saved = db.pathOf(file);
+    if (file !== undefined && replacing !== undefined && file !== replacing) db.drop(replacing);
+  }
+  const { countDatabase } = await import('./db/replay.ts');
+  countDatabase(report.statistics, db);
+  return { ...report, database: db.summary };
 }
 
 /** The report's counterexample: the failure, its steps, the repro test and the calls. */
