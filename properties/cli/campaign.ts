@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DomainOptions } from '../../model/types.ts';
 import { checkConformance, type Report } from '../index.ts';
+import type { DatabaseOptions } from '../db/database.ts';
 import { openTarget, UsageError, type TargetSpec } from './target.ts';
 
 export interface CampaignOptions {
@@ -20,6 +21,8 @@ export interface CampaignOptions {
   workers: number;
   /** Where the repro test will be written (for its import paths). */
   reproDir: string;
+  /** The failure database (plain data: it goes to the workers; only the first replays it). */
+  database?: Omit<DatabaseOptions, 'onMessage'>;
   onProgress?: (p: { runsDone: number; steps: number }) => void;
 }
 
@@ -50,6 +53,7 @@ export async function runHere(
       // A subprocess has its own step time limit: let it report a hang first, with its stderr.
       stepTimeoutMs: spec.kind === 'exec' ? (spec.stepTimeoutMs ?? 5000) + 5000 : undefined,
       repro: target.repro(options.reproDir),
+      database: options.database,
       onProgress: options.onProgress && ((p) => options.onProgress!({ runsDone: p.runsDone, steps: p.steps })),
     });
   } finally {
@@ -127,7 +131,14 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
       }
       const w = startWorker({
         spec,
-        options: { ...options, seed: options.seed + i, numRuns: share(i), onProgress: undefined } as WorkerRequest['options'],
+        options: {
+          ...options,
+          seed: options.seed + i,
+          numRuns: share(i),
+          onProgress: undefined,
+          // The first worker replays the database; the others generate at once.
+          database: options.database && { ...options.database, replay: i === 0 && options.database.replay !== false },
+        } as WorkerRequest['options'],
       });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {
@@ -160,5 +171,6 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
     numRuns: results.reduce((a, r) => a + r.numRuns, 0),
     seed: options.seed,
     statistics: mergeStatistics(results),
+    database: results.find((r) => r.database)?.database,
   };
 }

@@ -1,6 +1,7 @@
 // What the CLI shows: progress while running, a summary table at the end.
 import cliProgress from 'cli-progress';
 import type { Report } from '../index.ts';
+import { describeDatabase } from '../db/describe.ts';
 
 export interface Io {
   out: (text: string) => void;
@@ -96,6 +97,7 @@ export function summary(report: Report, elapsedMs: number, target: string): stri
     ['translations', String(s['translate:ok'] ?? 0) + ' ok'],
     ['stale answers', String(s['stale-allowed'] ?? 0) + ' (allowed, deferred windows)'],
     ['shapes', group('shape:')],
+    ...(report.database ? [['database', describeDatabase(report.database)] as [string, string]] : []),
     ['result', result],
     ['time', `${(elapsedMs / 1000).toFixed(1)} s`],
   ];

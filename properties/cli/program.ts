@@ -10,6 +10,8 @@ import { literal, formatCall, type Report } from '../index.ts';
 import { defaultKinds } from '../check.ts';
 import { fromTraceJson, toTraceJson } from '../adapters/protocol.ts';
 import { replayCalls } from '../run/replay.ts';
+import { defaultDatabaseDir } from '../db/database.ts';
+import { fromDatabaseLine, shortPath } from '../db/describe.ts';
 import { runCampaign } from './campaign.ts';
 import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
 import { processIo, progressView, summary, type Io } from './output.ts';
@@ -61,6 +63,8 @@ interface CheckFlags {
   iotlb?: number | 'inf';
   workers: number;
   out?: string;
+  /** --db DIR, --no-db (false). */
+  db?: string | false;
   json?: boolean;
   quiet?: boolean;
 }
@@ -93,6 +97,16 @@ function targetArgs(spec: TargetSpec): string[] {
 /** The object without its undefined keys (shallow). */
 const compact = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
+/**
+ * What the failure database keys entries by: the target, with an --impl module's absolute path and
+ * the directory an --exec command runs in (the same module or command elsewhere is another target).
+ */
+function databaseTarget(spec: TargetSpec): TargetSpec {
+  if (spec.kind === 'impl') return compact({ ...spec, module: resolve(spec.module) });
+  if (spec.kind === 'exec') return compact({ ...spec, cwd: spec.cwd ?? process.cwd() });
+  return compact(spec);
+}
+
 /** The report as JSON (bigints as {"$bigint": "0x..."}). */
 const reportJson = (report: Report): string => JSON.stringify(toTraceJson(report), null, 2);
 
@@ -112,6 +126,9 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   const numRuns = flags.runs ?? (timeLimitMs !== undefined && flags.path === undefined ? 1_000_000_000 : 200);
   const outDir = flags.out === undefined ? undefined : resolve(flags.out);
   const workers = flags.workers;
+  // --db DIR, --no-db, else IOMMU_CONFORMANCE_DB or .iommu-conformance/ in the working directory.
+  const dbDir = flags.db === false ? false : (flags.db ?? defaultDatabaseDir());
+  const database = dbDir === false ? undefined : { dir: resolve(dbDir), target: databaseTarget(spec) };
 
   if (!flags.json && !flags.quiet)
     io.err(
@@ -135,12 +152,15 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
       domains,
       workers,
       reproDir: outDir ?? process.cwd(),
+      database,
       onProgress: (p) => progress.update(p),
     });
   } finally {
     progress.stop();
   }
   const elapsed = Date.now() - t0;
+  // The database's lines (entries dropped, skipped, a directory it cannot use): one each.
+  for (const line of report.database?.messages ?? []) io.err(`iommu-conformance: ${line}\n`);
 
   let written: { test: string; trace: string } | undefined;
   if (outDir !== undefined && report.counterexample) {
@@ -168,21 +188,28 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   } else {
     if (report.counterexample) {
       const c = report.counterexample;
-      const replay = [
-        'iommu-conformance',
-        'check',
-        ...targetArgs(spec),
-        ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
-        ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
-        ...(flags.shrinkTime !== undefined ? ['--shrink-time', String(flags.shrinkTime)] : []),
-        '--seed',
-        String(report.seed),
-        ...(report.path !== undefined ? ['--path', report.path] : []),
-      ];
+      const fromDatabase = fromDatabaseLine(report.database);
+      const saved = report.database?.saved ?? report.database?.from;
+      // A counterexample from the database has no seed and path: its entry is a trace file.
+      const replay =
+        fromDatabase && saved !== undefined
+          ? ['iommu-conformance', 'replay', shortPath(saved)]
+          : [
+              'iommu-conformance',
+              'check',
+              ...targetArgs(spec),
+              ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
+              ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
+              ...(flags.shrinkTime !== undefined ? ['--shrink-time', String(flags.shrinkTime)] : []),
+              '--seed',
+              String(report.seed),
+              ...(report.path !== undefined ? ['--path', report.path] : []),
+            ];
       io.out(
         [
           c.message,
           '',
+          ...(fromDatabase ? [fromDatabase, ''] : []),
           report.statistics['shrink:stopped-at-budget']
             ? `Counterexample (${c.steps.length} steps; shrinking stopped at its time budget, a shorter one may exist: --shrink-time to give it more):`
             : `Minimal counterexample (${c.steps.length} steps):`,
@@ -285,6 +312,8 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
     .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1), 1)
     .option('--out <dir>', 'on failure, write DIR/counterexample.test.ts and DIR/counterexample.json')
+    .option('--db <dir>', 'the failure database: counterexamples saved, replayed first next time, dropped once they pass (default .iommu-conformance/)')
+    .option('--no-db', 'no failure database: read and write nothing')
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--quiet', 'no progress output'))
     .action(async (flags: CheckFlags) => {
