@@ -8,6 +8,7 @@ import { BUGS2, RadixIommu, type Bug2Name } from '../fixtures/buggy2/radix-iommu
 import { BUGS3, VirtualIommu, type Bug3Name } from '../fixtures/buggy3/viommu.ts';
 import { DEMOS4 } from '../fixtures/buggy4/demos.ts';
 import { BUGS4, NestedIommu, type Bug4Name } from '../fixtures/buggy4/nested-iommu.ts';
+import { BITS_BUGS, create as createBits, DEFAULT_CAPABILITIES as BITS_CAPABILITIES } from '../fixtures/bits/bits-iommu.ts';
 
 export interface CatalogueBug {
   readonly name: string;
@@ -53,6 +54,14 @@ export const CATALOGUES: readonly Catalogue[] = [
     // A bug that shows only under declared options (pasidBits 0) is built with them, as its demo is.
     create: (bug) => new NestedIommu(bug as Bug4Name | undefined, DEMOS4.find((d) => d.bug === bug)?.options ?? {}),
     capabilities: { nesting: true, pasidReplace: true },
+  },
+  {
+    name: 'BitsIommu',
+    title:
+      'BitsIommu (radix tables indexed by shift and mask, 52-bit PTE address fields, context and PASID tables indexed by masked ids, 16-entry IOTLB; bug families: one per index bit and level, PA bit, id width)',
+    bugs: BITS_BUGS,
+    create: (bug) => createBits(bug),
+    capabilities: BITS_CAPABILITIES,
   },
 ];
 
