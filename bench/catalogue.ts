@@ -1,15 +1,19 @@
 // The catalogues of injected bugs, measured: for each bug, over several seeds and with default
 // options, how often it is caught, the time to catch it (search and shrinking) and the length
 // of the shrunk counterexample. Prints Markdown tables (`npm run catalogue [-- SEEDS [BUG,BUG...]]`:
-// the bugs named only, when a list is given).
+// the bugs named only, when a list is given; a `*` in a name matches any text, so that a family
+// is named at once: `npm run catalogue -- 3 'index-l2-*,pa-bit5*'`).
 import { checkConformance } from '../properties/index.ts';
 import { CATALOGUES as catalogues } from '../test/catalogue/catalogues.ts';
 
 const seeds = Number(process.argv[2] ?? 10);
-const only = process.argv[3] === undefined ? undefined : new Set(process.argv[3].split(','));
 if (!(Number.isInteger(seeds) && seeds > 0)) throw new Error(`SEEDS must be a positive integer, not ${process.argv[2]}`);
-const known = new Set(catalogues.flatMap((c) => c.bugs.map((b) => b.name)));
-for (const name of only ?? []) if (!known.has(name)) throw new Error(`no bug named ${name} in the catalogues`);
+/** A name of the list as a pattern: `*` matches any text, everything else itself. */
+const pattern = (name: string): RegExp => new RegExp(`^${name.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+const patterns = process.argv[3]?.split(',').map((name) => ({ name, re: pattern(name) }));
+const known = catalogues.flatMap((c) => c.bugs.map((b) => b.name));
+for (const { name, re } of patterns ?? []) if (!known.some((k) => re.test(k))) throw new Error(`no bug named ${name} in the catalogues`);
+const chosen = (name: string): boolean => patterns === undefined || patterns.some(({ re }) => re.test(name));
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)];
@@ -17,7 +21,7 @@ const median = (xs: number[]): number => {
 
 for (const catalogue of catalogues) {
   const rows: string[] = [];
-  for (const bug of catalogue.bugs.filter((b) => only === undefined || only.has(b.name))) {
+  for (const bug of catalogue.bugs.filter((b) => chosen(b.name))) {
     const times: number[] = [];
     const lengths: number[] = [];
     const properties = new Set<string>();
@@ -31,7 +35,7 @@ for (const catalogue of catalogues) {
       if (report.statistics['shrink:stopped-at-budget']) cutShort++;
       properties.add(report.counterexample.property);
     }
-    const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${median(times).toFixed(0)} ms | ${Math.max(...times).toFixed(0)} ms | ${median(lengths)}${cutShort > 0 ? ` (${cutShort} cut short)` : ''} | ${[...properties].join(', ')} |`;
+    const row = `| \`${bug.name}\` | ${bug.class} | ${times.length}/${seeds} | ${times.length === 0 ? '-' : `${median(times).toFixed(0)} ms`} | ${times.length === 0 ? '-' : `${Math.max(...times).toFixed(0)} ms`} | ${times.length === 0 ? '-' : median(lengths)}${cutShort > 0 ? ` (${cutShort} cut short)` : ''} | ${[...properties].join(', ')} |`;
     rows.push(row);
     process.stderr.write(`${row}\n`);
   }
