@@ -5,59 +5,95 @@ import { PAGE_SIZE } from './types.ts';
 
 const BLOCK_SIZES_OVER_4K = (pageSizes: readonly bigint[]): bigint[] => pageSizes.filter((s) => s > PAGE_SIZE).map((s) => s / PAGE_SIZE);
 
+/** A range of pages [first, first + count). */
+interface PageRange {
+  readonly first: bigint;
+  readonly count: bigint;
+}
+
+const inRange = (p: bigint, r: PageRange): boolean => p >= r.first && p < r.first + r.count;
+
+/** `r` without the pages of `cut`: zero, one or two ranges. */
+function without(r: PageRange, cut: PageRange): PageRange[] {
+  const end = r.first + r.count;
+  const cutEnd = cut.first + cut.count;
+  if (cutEnd <= r.first || cut.first >= end) return [r];
+  return [
+    ...(cut.first > r.first ? [{ first: r.first, count: cut.first - r.first }] : []),
+    ...(cutEnd < end ? [{ first: cutEnd, count: end - cutEnd }] : []),
+  ];
+}
+
 export class DirtyLog {
   /** "Tracking starts disabled." */
   tracking = false;
-  /** Pages written since their last clear, by any successful write (tracking on or off, stale or not). */
-  private readonly written = new Set<bigint>();
   /** Pages that must be reported: written while tracking through a current translation, not unmapped since. */
   private readonly required = new Set<bigint>();
+  /** Pages that may be reported for their own write: written while tracking was off, or through a stale translation. */
+  private readonly mayOwn = new Set<bigint>();
+  /** Every page written since its last clear (tracking on or off, unmapped since or not): the blocks around them may be reported. */
+  private readonly written = new Set<bigint>();
+  /** Pages of blocks that a clear cut, outside its range, not cleared since: they may be reported or not. */
+  private cut: PageRange[] = [];
 
   constructor(private readonly pageSizes: readonly bigint[]) {}
 
   /**
    * A successful write at this page. "A page must be reported if, since the last readDirty with
    * clear over it, a 'write' translation ... succeeded at that page while tracking was enabled";
-   * "A write answered from a stale translation ... may be reported, and need not be."
+   * "a page written since its last clear while tracking was disabled" may be; "A write answered
+   * from a stale translation ... may be reported, and need not be."
    */
   wrote(page: bigint, current: boolean): void {
     this.written.add(page);
     if (this.tracking && current) this.required.add(page);
+    else this.mayOwn.add(page);
   }
 
-  /** "... and the page has not been unmapped since." */
+  /** "... and the page has not been unmapped since": no longer required (nor allowed for that write). */
   unmapped(first: bigint, count: bigint): void {
-    for (const p of this.required) if (p >= first && p < first + count) this.required.delete(p);
+    for (const p of this.required) if (inRange(p, { first, count })) this.required.delete(p);
   }
 
   /** The pages of the range that must be reported, ascending. */
   requiredIn(first: bigint, count: bigint): bigint[] {
-    return [...this.required].filter((p) => p >= first && p < first + count).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...this.required].filter((p) => inRange(p, { first, count })).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /**
-   * Whether a page may be reported: it must be; or "a page written since its last clear while
-   * tracking was disabled"; or "a page that is not mapped"; or "any page that shares a naturally
-   * aligned block of a page size in the domain's pageSizes (2M or 1G) with a page written since
-   * its last clear (tracking enabled or not; an unmap in between does not end this latitude)".
+   * Whether a page may be reported: it must be; or it was written while tracking was off or
+   * through a stale translation; or "a page that is not mapped"; or "any page that shares a
+   * naturally aligned block of a page size in the domain's pageSizes (2M or 1G) with a page
+   * written since its last clear (tracking enabled or not; an unmap in between does not end this
+   * latitude)"; or it lies in a block that a clear cut ("those pages may then be reported or not").
    */
   mayReport(page: bigint, mapped: boolean): boolean {
-    if (this.required.has(page) || this.written.has(page) || !mapped) return true;
-    return BLOCK_SIZES_OVER_4K(this.pageSizes).some((pages) => [...this.written].some((w) => w / pages === page / pages));
+    if (this.required.has(page) || this.mayOwn.has(page) || !mapped) return true;
+    if (this.cut.some((r) => inRange(page, r))) return true;
+    return this.blockSizes().some((pages) => [...this.written].some((w) => w / pages === page / pages));
   }
 
   /**
    * readDirty with clear: "the dirty state of every page of the range is cleared". "A clear may
    * also clear pages outside its range but within such a block that it cuts: those pages may then
-   * be reported or not": they are no longer required (still allowed, as written pages).
+   * be reported or not": they are no longer required, and may be reported until their own clear.
    */
   clear(first: bigint, count: bigint): void {
-    const inRange = (p: bigint): boolean => p >= first && p < first + count;
-    for (const p of [...this.written]) if (inRange(p)) this.written.delete(p);
-    for (const p of [...this.required]) if (inRange(p)) this.required.delete(p);
-    for (const pages of BLOCK_SIZES_OVER_4K(this.pageSizes)) {
-      const cutBlocks = new Set([first / pages, (first + count - 1n) / pages]);
-      for (const p of [...this.required]) if (cutBlocks.has(p / pages)) this.required.delete(p);
+    const range = { first, count };
+    for (const set of [this.written, this.required, this.mayOwn]) for (const p of [...set]) if (inRange(p, range)) set.delete(p);
+    this.cut = this.cut.flatMap((r) => without(r, range));
+    for (const pages of this.blockSizes()) {
+      for (const block of new Set([first / pages, (first + count - 1n) / pages])) {
+        const whole = { first: block * pages, count: pages };
+        const outside = without(whole, range);
+        if (outside.length === 0) continue; // not cut: the range holds the whole block
+        this.cut.push(...outside);
+        for (const p of [...this.required]) if (inRange(p, whole)) this.required.delete(p);
+      }
     }
+  }
+
+  private blockSizes(): bigint[] {
+    return BLOCK_SIZES_OVER_4K(this.pageSizes);
   }
 }

@@ -28,7 +28,8 @@ export type Intent =
   | { readonly kind: 'nested'; readonly pick: number; readonly variant: number }
   | { readonly kind: 'setDirtyTracking'; readonly pick: number; readonly enabled: boolean }
   | { readonly kind: 'readDirty'; readonly pick: number; readonly range: number; readonly clear: boolean }
-  | { readonly kind: 'dirty'; readonly pick: number; readonly variant: number };
+  | { readonly kind: 'dirty'; readonly pick: number; readonly variant: number }
+  | { readonly kind: 'bits'; readonly pick: number; readonly variant: number };
 
 export type IntentKind = Intent['kind'];
 
@@ -60,6 +61,7 @@ const arbitraries: { [K in IntentKind]: fc.Arbitrary<Extract<Intent, { kind: K }
   setDirtyTracking: fc.record({ kind: fc.constant('setDirtyTracking'), pick, enabled: fc.boolean() }),
   readDirty: fc.record({ kind: fc.constant('readDirty'), pick, range: pick, clear: fc.boolean() }),
   dirty: fc.record({ kind: fc.constant('dirty'), pick, variant: pick }),
+  bits: fc.record({ kind: fc.constant('bits'), pick, variant: pick }),
 };
 
 /** How often each kind is generated: mapping, unmapping and DMA dominate, as in a driver's life. */
@@ -84,6 +86,7 @@ const WEIGHTS: Record<IntentKind, number> = {
   setDirtyTracking: 4,
   readDirty: 8,
   dirty: 5,
+  bits: 6,
 };
 
 /** The kinds of v2 that need a capability, and the PASID kinds that need PASIDs. */

@@ -6,6 +6,7 @@ import type { Call } from '../../model/types.ts';
 import type { Intent } from './intents.ts';
 import { createCall, destroyCall, recycleCalls } from './resolve-lifecycle.ts';
 import { churnCalls, mapCall, mapPiecesCalls, stormCalls, unmapCall } from './resolve-ranges.ts';
+import { bitsCalls } from './resolve-bits.ts';
 import { dirtyCalls, readDirtyCall, setDirtyTrackingCall } from './resolve-dirty.ts';
 import { nestedCalls, replaceCall } from './resolve-nested.ts';
 import { dmaCalls, invalidCall } from './resolve-traffic.ts';
@@ -68,5 +69,7 @@ export function resolve(scene: Scene, intent: Intent): Call[] {
       return [readDirtyCall(scene, intent)];
     case 'dirty':
       return dirtyCalls(scene, intent);
+    case 'bits':
+      return bitsCalls(scene, intent);
   }
 }

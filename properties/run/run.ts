@@ -7,6 +7,7 @@ import type { Call } from '../../model/ops.ts';
 import type { Capabilities, DomainOptions, Iommu } from '../../model/types.ts';
 import type { Intent } from '../generate/intents.ts';
 import { resolve, type Scene } from '../generate/resolve.ts';
+import { bitShapeOf } from '../generate/resolve-bits.ts';
 import { SceneMemory } from '../generate/scene.ts';
 import { focusOf, probesAfter, type StateView } from '../probe/probe.ts';
 import { formatCall, literal } from '../report/format.ts';
@@ -57,7 +58,8 @@ export class RunContext {
     const before = this.model.argumentsValid(call) ? this.view() : undefined;
     const focus = before && focusOf(before, call);
     this.steps++;
-    const shapes = shapesOf(call, before, this.memory.destroyed);
+    const bit = bitShapeOf(call);
+    const shapes = bit === undefined ? shapesOf(call, before, this.memory.destroyed) : [...shapesOf(call, before, this.memory.destroyed), bit];
     const probe = (): Maybe<void> =>
       withProbes && focus
         ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, [...this.memory.pastMappings.slice(-2), ...this.memory.recentlyUnmapped.slice(-1)]), (p) =>

@@ -25,7 +25,7 @@ function countCall(stats: Statistics, e: CallEntry): void {
   if (e.probe) count(stats, 'probes');
   else {
     count(stats, 'steps');
-    for (const shape of e.shapes) count(stats, `shape:${shape}`);
+    for (const shape of e.shapes) count(stats, shape.startsWith('bit:') ? shape : `shape:${shape}`);
     count(stats, `command:${e.call.op}`);
   }
   if (e.judgement === 'stale') count(stats, 'stale-allowed');
@@ -99,3 +99,21 @@ function v2Shapes(call: Call, { domains: views, attachments }: NonNullable<Param
   if (call.op === 'destroyDomain' && children(call.id).length > 0) shapes.push('destroy-parent-with-nested');
   return shapes;
 }
+
+/**
+ * Replaces the per-bit counters (`bit:<class>-b<bit>`) by one per class: `bits:<class>` is how
+ * many of its bits a pair reached, `bits:<class>:of` how many it has.
+ */
+export function summarizeBits(stats: Statistics, sizes: Record<string, number>): void {
+  const reached = new Map<string, Set<string>>();
+  for (const key of Object.keys(stats).filter((k) => k.startsWith('bit:'))) {
+    const [bitClass, bit] = key.slice(4).split(/-b(?=\d+$)/);
+    reached.set(bitClass!, new Set([...(reached.get(bitClass!) ?? []), bit!]));
+    delete stats[key];
+  }
+  for (const [bitClass, size] of Object.entries(sizes)) {
+    stats[`bits:${bitClass}`] = reached.get(bitClass)?.size ?? 0;
+    stats[`bits:${bitClass}:of`] = size;
+  }
+}
+
