@@ -4,7 +4,6 @@
 // back and the tail of the process's stderr. After such a failure the process is killed, and the
 // next `reset()` starts a fresh one (the harness replays sequences while shrinking).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface, type Interface } from 'node:readline';
 import { installMethods, type AnswerOf, type Call, type Methods } from '../../model/ops.ts';
 import type { Capabilities, Iommu } from '../../model/types.ts';
 import {
@@ -25,7 +24,12 @@ export interface SubprocessOptions {
   stderrLines?: number;
   /** Extra environment variables. */
   env?: NodeJS.ProcessEnv;
+  /** The longest answer line accepted, in bytes (default 1 MiB); a longer one is a failure of its request. */
+  maxLineBytes?: number;
 }
+
+/** The default bound on one answer line: 1 MiB. */
+export const MAX_LINE_BYTES = 1 << 20;
 
 export class AdapterError extends Error {
   /** True when the process could not be started or did not answer its first request. */
@@ -74,7 +78,11 @@ function installExitHook(): void {
 /** One running child process and its line protocol. */
 class Channel {
   readonly child: ChildProcess;
-  private readonly rl: Interface;
+  /** The bytes of stdout after its last newline: a line still being written. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Set once a line has gone past the bound: every later exchange fails with it. */
+  private overlong: string | undefined;
   private readonly stderrTail: string[] = [];
   private stderrPartial = '';
   private waiter: Waiter | undefined;
@@ -100,8 +108,7 @@ class Channel {
     });
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (chunk: string) => this.onStderr(chunk));
-    this.rl = createInterface({ input: this.child.stdout!, crlfDelay: Infinity });
-    this.rl.on('line', (line) => this.onLine(line));
+    this.child.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk));
     this.exitedPromise = new Promise((resolve) => {
       let spawnError: string | undefined;
       this.child.on('error', (e) => {
@@ -142,6 +149,47 @@ class Channel {
     return lines.slice(-this.opts.stderrLines).join('\n');
   }
 
+  /** Splits stdout into lines, never holding more than the bound of one line. */
+  private onStdout(chunk: Buffer): void {
+    if (this.overlong !== undefined) return;
+    const max = this.opts.maxLineBytes ?? MAX_LINE_BYTES;
+    let start = 0;
+    for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (this.partialBytes + piece.length > max) return this.tooLong(piece);
+      const line = Buffer.concat([...this.partial, piece]).toString('utf8');
+      this.partial = [];
+      this.partialBytes = 0;
+      this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+      if (this.overlong !== undefined) return;
+    }
+    const rest = chunk.subarray(start);
+    if (rest.length === 0) return;
+    if (this.partialBytes + rest.length > max) return this.tooLong(rest);
+    this.partial.push(Buffer.from(rest));
+    this.partialBytes += rest.length;
+  }
+
+  /** What has come back of a line not yet ended (for errors). */
+  pending(): string {
+    return this.partialBytes === 0 ? '' : Buffer.concat(this.partial).subarray(0, 2 * MAX_QUOTE).toString('utf8');
+  }
+
+  private tooLong(more: Buffer): void {
+    const max = this.opts.maxLineBytes ?? MAX_LINE_BYTES;
+    const head = Buffer.concat([...this.partial, more.subarray(0, 2 * MAX_QUOTE)]).subarray(0, MAX_QUOTE).toString('utf8');
+    this.partial = [];
+    this.partialBytes = 0;
+    this.overlong = `answer line longer than ${max} bytes (the limit of one line; no newline within it), starting ${JSON.stringify(head)}...`;
+    this.child.stdout!.removeAllListeners('data');
+    this.child.stdout!.resume(); // drain and drop the rest until the process is killed
+    const w = this.waiter;
+    this.waiter = undefined;
+    this.kill();
+    w?.reject(this.overlong);
+  }
+
   private onLine(line: string): void {
     const w = this.waiter;
     if (w) {
@@ -153,7 +201,7 @@ class Channel {
   }
 
   private onExit(why: string): void {
-    if (this.exited === undefined) this.exited = why;
+    if (this.exited === undefined) this.exited = this.overlong ?? why;
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(this.exited);
@@ -161,6 +209,7 @@ class Channel {
 
   /** Sends one line and waits for one line; rejects with a plain reason string. */
   exchange(line: string, timeoutMs: number): Promise<string> {
+    if (this.overlong !== undefined) return Promise.reject(this.overlong);
     if (this.exited !== undefined) return Promise.reject(this.exited);
     if (this.unsolicited !== undefined)
       return Promise.reject(`unexpected output with no request pending: ${quote(this.unsolicited)}`);
@@ -168,7 +217,8 @@ class Channel {
       const timer = setTimeout(() => {
         if (this.waiter !== waiter) return;
         this.waiter = undefined;
-        reject(`no answer within ${timeoutMs} ms`);
+        const partial = this.pending();
+        reject(`no answer within ${timeoutMs} ms` + (partial ? `; partial output with no newline: ${JSON.stringify(partial)}` : ''));
         this.kill();
       }, timeoutMs);
       const waiter: Waiter = {
@@ -196,7 +246,8 @@ class Channel {
       this.kill();
     }
     await this.exitedPromise;
-    this.rl.close();
+    this.partial = [];
+    this.partialBytes = 0;
   }
 }
 
