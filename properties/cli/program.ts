@@ -33,12 +33,16 @@ export interface TraceFile {
   calls: Call[];
 }
 
-const int = (name: string, min: number) => (value: string): number => {
+const int = (name: string, min: number, max?: number) => (value: string): number => {
   const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, not ${JSON.stringify(value)}`);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max))
+    throw new InvalidArgumentError(`${name} must be an integer ${max === undefined ? `>= ${min}` : `from ${min} to ${max}`}, not ${JSON.stringify(value)}`);
   return n;
 };
+/** The longest timer Node can set (2^31-1 ms); a longer one would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** Worker threads at most: each holds a whole campaign's memory. */
+export const MAX_WORKERS = 16;
 const seconds = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number of seconds, not ${JSON.stringify(value)}`);
@@ -289,7 +293,7 @@ function targetOptions(cmd: Command): Command {
   return cmd
     .option('--impl <path[#export]>', 'check a TS/JS module: its export is an Iommu class (no-arg constructor) or a factory function')
     .option('--exec <command>', 'check an executable speaking the JSON Lines protocol (docs/PROTOCOL.md)')
-    .option('--step-timeout <ms>', 'with --exec: time allowed per answer (default 5000)', int('--step-timeout', 1))
+    .option('--step-timeout <ms>', 'with --exec: time allowed per answer (default 5000)', int('--step-timeout', 1, MAX_TIMEOUT_MS))
     .option('--iotlb <n|inf>', 'IOTLB entries of the built-in implementation (inf: keep everything)', iotlb);
 }
 
@@ -310,7 +314,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .option('--shrink-time <seconds>', 'time allowed to shrink a failure (default 6)', seconds('--shrink-time'))
     .option('--max-commands <n>', 'commands per run at most (default 60)', int('--max-commands', 0))
     .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
-    .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1), 1)
+    .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1, MAX_WORKERS), 1)
     .option('--out <dir>', 'on failure, write DIR/counterexample.test.ts and DIR/counterexample.json')
     .option('--db <dir>', 'the failure database: counterexamples saved, replayed first next time, dropped once they pass (default .iommu-conformance/)')
     .option('--no-db', 'no failure database: read and write nothing')
