@@ -25,3 +25,22 @@ describe('iommu-conformance: bounds of numeric flags', () => {
     expect(r.out).toBe('');
   });
 });
+
+describe('literal: a misbehaving answer as text', () => {
+  it('a circular answer, a throwing getter and a throwing Proxy never throw', async () => {
+    const { literal } = await import('../../properties/report/format.ts');
+    const a: Record<string, unknown> = { ok: true };
+    a.self = a;
+    expect(literal(a)).toBe('{ ok: true, self: <circular> }');
+    const arr: unknown[] = [1];
+    arr.push(arr);
+    expect(literal(arr)).toBe('[1, <circular>]');
+    // The same object twice, not inside itself, is not circular.
+    const shared = { x: 1n };
+    expect(literal([shared, shared])).toBe('[{ x: 0x1n }, { x: 0x1n }]');
+    const getter = Object.defineProperty({}, 'ok', { enumerable: true, get: () => { throw new Error('boom'); } });
+    expect(literal(getter)).toBe('<unreadable: boom>');
+    const proxy = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+    expect(literal(proxy)).toBe('<unreadable: trap>');
+  });
+});
