@@ -385,6 +385,103 @@ async function translateNested(): Promise<void> {
   figures.nestedWalkVsPagingWalk = ns.get('nested domain, IOTLB off')! / ns.get('paging domain, IOTLB off')!;
 }
 
+async function dirtyTracking(): Promise<void> {
+  // v2: readDirty over 1 GiB, as 262144 4K leaves and as one 1G leaf, with every page dirty and
+  // with none (the walk alone), with and without clear; and the cost of tracking on translate: a
+  // write hit on an IOTLB entry that remembers its leaf as dirty against a write hit with tracking
+  // off and in the v1 IOMMU (goal: the same).
+  const leaves = new FastIommu();
+  leaves.createDomain(1, { dirtyTracking: true, pageSizes: [K4], aperture: 1n << 32n });
+  leaves.map(1, 0n, 0n, G1, 3);
+  leaves.attachDevice(0, 1);
+  leaves.setDirtyTracking(1, true);
+  const dirtyAll = (): void => {
+    for (let p = 0n; p < G1; p += K4) leaves.translate(0, null, p, 'write');
+  };
+  const huge = new FastIommu();
+  huge.createDomain(1, { dirtyTracking: true, aperture: 1n << 32n });
+  huge.map(1, G1, G1, G1, 3);
+  huge.attachDevice(0, 1);
+  huge.setDirtyTracking(1, true);
+  const count = (io: FastIommu, iova: bigint, clear: boolean): number => {
+    const r = io.readDirty(1, iova, G1, clear);
+    if (!r.ok) throw new Error('readDirty failed');
+    return r.value.length;
+  };
+  // Sanity: one write dirties the 1G leaf, every 4K page reported; the 4K domain all or nothing.
+  huge.translate(0, null, G1 + 0x1234n, 'write');
+  if (count(huge, G1, true) !== 262144 || count(huge, G1, false) !== 0) throw new Error('dirty bench: 1G leaf');
+  dirtyAll();
+  if (count(leaves, 0n, false) !== 262144) throw new Error('dirty bench: 4K leaves');
+  const tasks: [string, () => void, number][] = [
+    ['1 GiB of 4K leaves, all dirty, no clear', () => void count(leaves, 0n, false), 1],
+    ['1 GiB as one 1G leaf, dirty, no clear', () => void (huge.translate(0, null, G1, 'write'), count(huge, G1, false)), 1],
+    ['1 GiB as one 1G leaf, dirty, clear (+1 write)', () => void (huge.translate(0, null, G1, 'write'), count(huge, G1, true)), 1],
+  ];
+  const ns = await measure('readDirty over 1 GiB (every 4K page reported)', tasks);
+  // With clear, all dirty, 4K leaves: each run needs 262144 writes first, so timed by hand.
+  const samples: number[] = [];
+  for (let k = 0; k < (QUICK ? 3 : 7); k++) {
+    dirtyAll();
+    const t0 = performance.now();
+    if (count(leaves, 0n, true) !== 262144) throw new Error('dirty bench: clear');
+    samples.push((performance.now() - t0) * 1e6);
+  }
+  samples.sort((x, y) => x - y);
+  const clearNs = samples[samples.length >> 1]!;
+  rows.push({ group: 'readDirty over 1 GiB (every 4K page reported)', name: '1 GiB of 4K leaves, all dirty, clear', nsPerOp: clearNs, opsPerSec: 1e9 / clearNs, note: 'median of runs timed by hand' });
+  ns.set('1 GiB of 4K leaves, all dirty, clear', clearNs);
+  // Nothing dirty: the walk alone (4K: 512 table pages of 512 leaves; 1G: one entry), and 2^40 of
+  // a mostly unmapped space.
+  const clean = await measure('readDirty, nothing dirty (the walk alone)', [
+    ['1 GiB of 4K leaves, clear', () => void count(leaves, 0n, true), 1],
+    ['1 GiB as one 1G leaf, clear', () => void count(huge, G1, true), 1],
+    ['2^32 aperture of which 1 GiB mapped, clear', () => void leaves.readDirty(1, 0n, 1n << 32n, true), 1],
+  ]);
+  for (const [k, v] of [...ns, ...clean]) figures[`readDirty ${k}`] = v;
+  if (leaves.checkInvariants().length !== 0 || huge.checkInvariants().length !== 0) throw new Error('dirty bench: invariants');
+
+  // Write hits, 512 4K pages, IOTLB warm.
+  const PAGES = 512;
+  const M = 1 << 16;
+  const random = rng(5);
+  const iovas: bigint[] = [];
+  for (let i = 0; i < M; i++) iovas.push(BigInt(Math.floor(random() * PAGES)) * K4 + BigInt(Math.floor(random() * 4096)));
+  const make = (capabilities: Record<string, boolean> | undefined, dirty: boolean, track: boolean): FastIommu => {
+    const io = new FastIommu(capabilities === undefined ? {} : { capabilities });
+    io.createDomain(1, { pageSizes: [K4], ...(dirty ? { dirtyTracking: true } : {}) });
+    io.attachDevice(0, 1);
+    io.map(1, 0n, 1n << 31n, BigInt(PAGES) * K4, 3);
+    if (track) io.setDirtyTracking(1, true);
+    for (let p = 0n; p < BigInt(PAGES) * K4; p += K4) io.translate(0, null, p, 'write');
+    return io;
+  };
+  const subjects: [string, FastIommu][] = [
+    ['write hit, v1 IOMMU (capabilities {})', make({}, false, false)],
+    ['write hit, no dirty record', make(undefined, false, false)],
+    ['write hit, dirty record, tracking off', make(undefined, true, false)],
+    ['write hit, tracking on, entry marked dirty', make(undefined, true, true)],
+  ];
+  const before = subjects.map(([, io]) => io.stats());
+  const writes = await measure(`translate, write hits with and without dirty tracking (${PAGES} 4K pages)`, subjects.map(([name, io]): [string, () => void, number] => {
+    let at = 0;
+    return [name, () => {
+      for (let k = 0; k < 1024; k++) {
+        io.translate(0, null, iovas[at]!, 'write');
+        at = (at + 1) & (M - 1);
+      }
+    }, 1024];
+  }));
+  subjects.forEach(([name, io], i) => {
+    const s = io.stats();
+    if (s.iotlbMisses !== before[i]!.iotlbMisses || s.dirtyHitUpdates !== before[i]!.dirtyHitUpdates) throw new Error(`${name}: a miss or a table update during the hit benchmark`);
+    if (io.checkInvariants().length !== 0) throw new Error(`${name}: invariants`);
+  });
+  for (const [k, v] of writes) figures[`dirty ${k}`] = v;
+  figures.dirtyHitVsTrackingOff = writes.get('write hit, tracking on, entry marked dirty')! / writes.get('write hit, dirty record, tracking off')!;
+  figures.dirtyHitVsV1 = writes.get('write hit, tracking on, entry marked dirty')! / writes.get('write hit, v1 IOMMU (capabilities {})')!;
+}
+
 function memory(): void {
   const pages = 1_000_000;
   gcNow();
@@ -446,6 +543,7 @@ async function main(): Promise<void> {
   await mapUnmap(Reference);
   await translateScaling();
   await translateNested();
+  await dirtyTracking();
   memory();
   splitScenario();
   if (JSON_OUT) {
@@ -473,6 +571,7 @@ async function main(): Promise<void> {
     console.log(`  translate 1e3 -> 1e6 pages, ${pattern}: FastIommu ${a.toFixed(1)} -> ${b.toFixed(1)} ns (x${(b / a).toFixed(2)}), floor ${fa.toFixed(1)} -> ${fb.toFixed(1)} ns (x${(fb / fa).toFixed(2)})`);
   }
   console.log(`  translate through a nested domain: IOTLB hits ${(f.nestedHitVsPagingHit as number).toFixed(2)}x a paging domain's (goal 1x), IOTLB off (two walks) ${(f.nestedWalkVsPagingWalk as number).toFixed(2)}x`);
+  console.log(`  dirty tracking: a write hit on an entry marked dirty ${(f.dirtyHitVsTrackingOff as number).toFixed(2)}x a write hit with tracking off (goal 1x), ${(f.dirtyHitVsV1 as number).toFixed(2)}x the v1 IOMMU's`);
   console.log(`  memory: ${(f.memTableBytesPerPage as number).toFixed(2)} B per densely mapped 4K page (goal about 8); split scenario ${(f.splitScenarioMs as number).toFixed(1)} ms (goal < 50)`);
 }
 
