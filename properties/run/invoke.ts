@@ -29,7 +29,13 @@ export function invoke(iommu: Iommu, call: Call, timeoutMs: number): Maybe<Outco
   } catch (threw) {
     return { threw };
   }
-  if (!isPromiseLike(answer)) return { answer };
+  let promise: boolean;
+  try {
+    promise = isPromiseLike(answer); // reads `then`: a Proxy or getter may throw
+  } catch (threw) {
+    return { threw };
+  }
+  if (!promise) return { answer };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => resolve({ threw: new Error(`no answer within ${timeoutMs} ms`) }), timeoutMs);

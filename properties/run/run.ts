@@ -95,7 +95,14 @@ export class RunContext {
         throw new ConformanceFailure('THREW', `${formatCall(call)} threw instead of answering: ${errorText(outcome.threw)}`, this.allowedAnswers(call));
       }
       const answer = outcome.answer;
-      const verdict = this.model.check(call, answer);
+      let verdict: Verdict;
+      try {
+        verdict = this.model.check(call, answer);
+      } catch (error) {
+        // An answer whose reading throws (a getter, a Proxy): the implementation threw, in effect.
+        record(error, 'threw');
+        throw new ConformanceFailure('THREW', `${formatCall(call)} answered a value that throws when read: ${errorText(error)}`, this.allowedAnswers(call));
+      }
       if (!verdict.conforming) {
         record(answer, 'failed');
         // A non-conforming answer changes nothing in the model: what it allows is still as before.
@@ -137,5 +144,9 @@ export class RunContext {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : literal(error);
+  try {
+    return error instanceof Error ? String(error.message) : literal(error);
+  } catch {
+    return literal(error);
+  }
 }

@@ -44,3 +44,23 @@ describe('literal: a misbehaving answer as text', () => {
     expect(literal(proxy)).toBe('<unreadable: trap>');
   });
 });
+
+describe('RunContext: an answer that throws when read', () => {
+  it('is a THREW failure, not a crash of the run', async () => {
+    const { RunContext } = await import('../../properties/run/run.ts');
+    const { ReferenceIommu } = await import('../../model/reference.ts');
+    const impl = new ReferenceIommu();
+    const hostile = new Proxy(impl, {
+      get: (t, k, r) => (k === 'createDomain' ? () => new Proxy({}, { get: () => { throw new Error('trap'); } }) : Reflect.get(t, k, r)),
+    });
+    const ctx = new RunContext(hostile, { capabilities: undefined, kinds: [], representableOnly: false, stepTimeoutMs: 1000 });
+    let caught: unknown;
+    try {
+      await ctx.step({ op: 'createDomain', id: 1 }, false, false);
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as { property?: string }).property).toBe('THREW');
+    expect(String((caught as Error).message)).toMatch(/trap/);
+  });
+});
