@@ -68,9 +68,22 @@ export class DirtyLog {
    * latitude)"; or it lies in a block that a clear cut ("those pages may then be reported or not").
    */
   mayReport(page: bigint, mapped: boolean): boolean {
-    if (this.required.has(page) || this.mayOwn.has(page) || !mapped) return true;
-    if (this.cut.some((r) => inRange(page, r))) return true;
-    return this.blockSizes().some((pages) => [...this.written].some((w) => w / pages === page / pages));
+    return this.reportable()(page, () => mapped);
+  }
+
+  /** mayReport for many pages of one answer: the blocks around written pages computed once. */
+  reportable(): (page: bigint, mapped: () => boolean) => boolean {
+    const blocks = this.blockSizes().map((pages) => ({ pages, around: new Set([...this.written].map((w) => w / pages)) }));
+    // A whole 2M block is often reported at once: its block latitude is looked up once.
+    const byBlock = new Map<bigint, boolean>();
+    const inWrittenBlock = (page: bigint): boolean => {
+      const key = page >> 9n;
+      let allowed = byBlock.get(key);
+      if (allowed === undefined) byBlock.set(key, (allowed = blocks.some((b) => b.around.has(page / b.pages))));
+      return allowed;
+    };
+    return (page, mapped) =>
+      inWrittenBlock(page) || this.required.has(page) || this.mayOwn.has(page) || this.cut.some((r) => inRange(page, r)) || !mapped();
   }
 
   /**

@@ -63,7 +63,7 @@ export function dirtyCalls(scene: Scene, intent: Extract<Intent, { kind: 'dirty'
   calls.push({ op: 'setDirtyTracking', domain: id, enabled: true });
   calls.push({ op: 'map', domain: id, iova: base, pa, size: SIZE_2M, prot: 3 }, { op: 'map', domain: id, iova: page, pa: pa + SIZE_2M, size: K4, prot: 3 });
   calls.push(user.write(written), user.write(written), user.write(page));
-  switch ((v >> 13) % 4) {
+  switch ((v >> 13) % (scene.caps.nesting ? 5 : 4)) {
     case 0: // read, clear over a range that cuts the block, write again at a cleared page
       calls.push(read(base, SIZE_2M * 2n, false), read(written, K4, true), user.write(written), read(base, SIZE_2M * 2n, true));
       break;
@@ -74,9 +74,22 @@ export function dirtyCalls(scene: Scene, intent: Extract<Intent, { kind: 'dirty'
       calls.push({ op: 'unmap', domain: id, iova: page, size: K4 }, read(page, K4, false));
       calls.push({ op: 'map', domain: id, iova: page, pa: pa + SIZE_2M * 2n, size: K4, prot: 3 }, user.write(page), read(page, K4, true));
       break;
+    case 4: {
+      // writes through a nested domain over the tracked one mark its IPA page; a clear of the
+      // parent must reach the nested domain's cached combined entries
+      const nested = [...DOMAIN_IDS, 5, 6, 7].find((x) => x !== id && !used.has(x));
+      if (nested === undefined) break;
+      const guest = sourceCalls(choose(devices(scene.caps), (v >> 2) + 1), null);
+      calls.push({ op: 'createDomain', id: nested, options: { type: 'nested', parent: id } }, guest.attach(nested));
+      calls.push({ op: 'map', domain: nested, iova: 0n, pa: page, size: K4, prot: 3 }, guest.write(0n), read(page, K4, true), guest.write(0n), read(page, K4, true));
+      break;
+    }
     default: // tracking off around a write, then on again
       calls.push(read(base, SIZE_2M * 2n, true), { op: 'setDirtyTracking', domain: id, enabled: false }, user.write(page));
       calls.push({ op: 'setDirtyTracking', domain: id, enabled: true }, user.write(written), read(base, SIZE_2M * 2n, true));
   }
+  // At the end of each: a clear of one page of the 2M leaf, then a read of the whole leaf (that
+  // page must be clean: a clear that skips a leaf it only cuts leaves it dirty).
+  calls.push(user.write(written), read(written, K4, true), read(base, SIZE_2M, false));
   return calls;
 }

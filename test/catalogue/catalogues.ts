@@ -8,6 +8,7 @@ import { BUGS2, RadixIommu, type Bug2Name } from '../fixtures/buggy2/radix-iommu
 import { BUGS3, VirtualIommu, type Bug3Name } from '../fixtures/buggy3/viommu.ts';
 import { DEMOS4 } from '../fixtures/buggy4/demos.ts';
 import { BUGS4, NestedIommu, type Bug4Name } from '../fixtures/buggy4/nested-iommu.ts';
+import { BUGS5, DirtyIommu, type Bug5Name } from '../fixtures/buggy5/dirty-iommu.ts';
 import { BITS_BUGS, create as createBits, DEFAULT_CAPABILITIES as BITS_CAPABILITIES } from '../fixtures/bits/bits-iommu.ts';
 
 export interface CatalogueBug {
@@ -62,6 +63,13 @@ export const CATALOGUES: readonly Catalogue[] = [
     bugs: BITS_BUGS,
     create: (bug) => createBits(bug),
     capabilities: BITS_CAPABILITIES,
+  },
+  {
+    name: 'DirtyIommu',
+    title: 'DirtyIommu (v2: dirty tracking; one dirty bit per 4K/2M/1G leaf, IOTLB entries that remember "already dirty", nested writes marking the parent; independent author)',
+    bugs: BUGS5.map((b) => ({ name: b.name, class: b.class, description: b.history })),
+    create: (bug) => new DirtyIommu(bug as Bug5Name | undefined),
+    capabilities: { dirtyTracking: true, nesting: true },
   },
 ];
 

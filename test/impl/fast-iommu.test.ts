@@ -66,7 +66,7 @@ describe('FastIommu: argument validity', () => {
     expect(io.stats().tablePages).toBe(1 + 2 + 1 /* domain 3's root */);
     check(io);
     // Without options it declares the v2 capabilities it implements; `{}` is the v1 IOMMU.
-    expect(new FastIommu().capabilities).toEqual({ nesting: true, pasidReplace: true });
+    expect(new FastIommu().capabilities).toEqual({ nesting: true, pasidReplace: true, dirtyTracking: true });
     expect(new FastIommu({ capabilities: {} }).capabilities).toEqual({});
   });
 
