@@ -76,7 +76,7 @@ const WEIGHTS: Record<IntentKind, number> = {
   unmap: 16,
   flush: 7,
   dma: 16,
-  invalid: 2,
+  invalid: 3,
   recycle: 3,
   churn: 1,
   storm: 1,
