@@ -51,6 +51,7 @@ function withParent(scene: Scene, kind: DomainOptions, seed: number): DomainOpti
     () => (parents.length ? choose(parents, seed >> 3).id : undefined),
     () => (parents.length ? choose(parents, seed >> 3).id : undefined),
     () => (others.length ? choose(others, seed >> 3).id : undefined),
+    () => (others.length ? choose(others, seed >> 3).id : undefined),
     () => choose(DOMAIN_IDS, seed >> 3),
   ];
   return { ...kind, parent: choose(picks, seed)() ?? choose(DOMAIN_IDS, seed >> 3) };
