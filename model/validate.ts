@@ -11,7 +11,7 @@ import {
   type Levels,
   type UnmapMode,
 } from './types.ts';
-import { OPTION_FIELDS, capabilityOf, hasParam, paramsOf, type Call, type ParamKind } from './ops.ts';
+import { CAPABILITY_FIELDS, OPTION_FIELDS, capabilityOf, hasParam, paramsOf, type Call, type ParamKind } from './ops.ts';
 
 /** Capabilities with every default filled in. */
 export interface ResolvedCapabilities {
@@ -83,7 +83,9 @@ export function resolveCapabilities(caps: Capabilities | undefined): ResolvedCap
     throw new TypeError('capabilities.levels must be a non-empty subset of [3, 4, 5]');
   if (!Array.isArray(pageSizes) || !pageSizes.includes(SIZE_4K) || !pageSizes.every((s) => ALL_PAGE_SIZES.includes(s)))
     throw new TypeError('capabilities.pageSizes must be a subset of [4K, 2M, 1G] holding 4K');
-  for (const flag of ['canonicalAddresses', 'nesting', 'pasidReplace', 'coarseFaults', 'dirtyTracking'] as const)
+  // The boolean capabilities, as the registry lists them (ops.ts).
+  const flags = (Object.keys(CAPABILITY_FIELDS) as (keyof typeof CAPABILITY_FIELDS)[]).filter((k) => CAPABILITY_FIELDS[k] === 'boolean');
+  for (const flag of flags)
     if (c[flag] !== undefined && typeof c[flag] !== 'boolean') throw new TypeError(`capabilities.${flag} must be a boolean`);
   return {
     deviceIdBits,
