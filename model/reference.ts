@@ -26,6 +26,7 @@ import {
   type VoidResult,
 } from './types.ts';
 import { DirtyLog } from './dirty.ts';
+import { argumentsRule, type RuleId } from './rules.ts';
 import { answerShapeOf, installMethods, type Methods } from './ops.ts';
 import {
   argumentsInRange,
@@ -74,10 +75,12 @@ export interface AttachmentView {
 export interface AllowedErrors {
   readonly errors: readonly Errno[];
   readonly mayAlsoSucceed: boolean;
+  /** The error conditions that hold (model/rules.ts). */
+  readonly rules: readonly RuleId[];
 }
 
 export type Verdict =
-  | { readonly conforming: true; readonly stale: boolean; readonly dirty?: DirtyCounts }
+  | { readonly conforming: true; readonly stale: boolean; readonly dirty?: DirtyCounts; readonly rules: readonly RuleId[] }
   | { readonly conforming: false; readonly expected: string; readonly actual: string; readonly dirty?: DirtyMisses };
 
 /** What a conforming readDirty reported: the pages it had to, and those it did. */
@@ -194,53 +197,56 @@ export class ReferenceIommu implements Iommu {
    * is a conforming answer"), in the order the face answers them.
    */
   allowedErrors(call: Call): AllowedErrors {
-    if (!this.argumentsValid(call)) return { errors: ['EINVAL'], mayAlsoSucceed: false };
+    if (!this.argumentsValid(call)) return { errors: ['EINVAL'], mayAlsoSucceed: false, rules: [argumentsRule(call.op)] };
     const errors: Errno[] = [];
-    const when = (condition: boolean, errno: Errno): void => {
-      if (condition && !errors.includes(errno)) errors.push(errno);
+    const rules: RuleId[] = [];
+    const when = (condition: boolean, errno: Errno, rule: RuleId): void => {
+      if (!condition) return;
+      rules.push(rule);
+      if (!errors.includes(errno)) errors.push(errno);
     };
     switch (call.op) {
       case 'createDomain': {
         const config = parseDomainOptions(call.options, this.caps);
-        when(config === undefined, 'EINVAL'); // bad options
-        when(this.domains.has(call.id), 'EEXIST'); // "EEXIST if the id is in use"
+        when(config === undefined, 'EINVAL', 'createDomain: bad options');
+        when(this.domains.has(call.id), 'EEXIST', 'createDomain: id in use'); // "EEXIST if the id is in use"
         if (config?.type === 'nested') {
           const parent = this.domains.get(config.parent);
-          when(parent === undefined, 'ENOENT'); // "parent: ENOENT if no such domain"
-          when(parent !== undefined && parent.config.type !== 'paging', 'EINVAL'); // "EINVAL if it is not a paging domain"
+          when(parent === undefined, 'ENOENT', 'createDomain: unknown parent'); // "parent: ENOENT if no such domain"
+          when(parent !== undefined && parent.config.type !== 'paging', 'EINVAL', 'createDomain: parent not paging'); // "EINVAL if it is not a paging domain"
         }
         // "createDomain may answer ENOSPC only when maxDomains domains exist" (may: success too).
         if (errors.length === 0 && this.domains.size >= this.caps.maxDomains)
-          return { errors: ['ENOSPC'], mayAlsoSucceed: true };
-        when(this.domains.size >= this.caps.maxDomains, 'ENOSPC');
+          return { errors: ['ENOSPC'], mayAlsoSucceed: true, rules: ['createDomain: maxDomains'] };
+        when(this.domains.size >= this.caps.maxDomains, 'ENOSPC', 'createDomain: maxDomains');
         break;
       }
       case 'destroyDomain':
-        when(!this.domains.has(call.id), 'ENOENT'); // "ENOENT if unknown"
-        when(this.isAttached(call.id), 'EBUSY'); // "EBUSY if attached to any device or (device, PASID)"
-        when(this.hasNested(call.id), 'EBUSY'); // v2: "EBUSY while a nested domain over it exists"
+        when(!this.domains.has(call.id), 'ENOENT', 'destroyDomain: unknown'); // "ENOENT if unknown"
+        when(this.isAttached(call.id), 'EBUSY', 'destroyDomain: attached'); // "EBUSY if attached to any device or (device, PASID)"
+        when(this.hasNested(call.id), 'EBUSY', 'destroyDomain: nested over it'); // v2: "EBUSY while a nested domain over it exists"
         break;
       case 'attachDevice':
-        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if the domain is unknown"
+        when(!this.domains.has(call.domain), 'ENOENT', 'attachDevice: unknown domain'); // "ENOENT if the domain is unknown"
         break;
       case 'detachDevice':
-        when(!this.ridDomain.has(call.device), 'ENOENT'); // "ENOENT if the device has no RID domain"
+        when(!this.ridDomain.has(call.device), 'ENOENT', 'detachDevice: no RID domain'); // "ENOENT if the device has no RID domain"
         break;
       case 'attachPasid': {
         const current = this.pasidDomain.get(pasidKey(call.device, call.pasid));
         // v2: "attachPasid of the domain that PASID already has: EBUSY, as in the core API, or
         // success, as in iommufd; both conform".
-        if (current === call.domain) return { errors: ['EBUSY'], mayAlsoSucceed: true };
-        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT for an unknown domain"
-        when(current !== undefined, 'EBUSY'); // "already has a domain"
+        if (current === call.domain) return { errors: ['EBUSY'], mayAlsoSucceed: true, rules: ['attachPasid: same domain'] };
+        when(!this.domains.has(call.domain), 'ENOENT', 'attachPasid: unknown domain'); // "ENOENT for an unknown domain"
+        when(current !== undefined, 'EBUSY', 'attachPasid: PASID has a domain'); // "already has a domain"
         break;
       }
       case 'replacePasid':
-        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if the domain is unknown"
-        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT'); // "or if (device, PASID) has no domain"
+        when(!this.domains.has(call.domain), 'ENOENT', 'replacePasid: unknown domain'); // "ENOENT if the domain is unknown"
+        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT', 'replacePasid: no domain'); // "or if (device, PASID) has no domain"
         break;
       case 'detachPasid':
-        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT'); // "if it has none"
+        when(!this.pasidDomain.has(pasidKey(call.device, call.pasid)), 'ENOENT', 'detachPasid: no domain'); // "if it has none"
         break;
       case 'map':
         this.mapErrors(call, when);
@@ -249,52 +255,52 @@ export class ReferenceIommu implements Iommu {
         this.unmapErrors(call, when);
         break;
       case 'flush':
-        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT if unknown"
+        when(!this.domains.has(call.domain), 'ENOENT', 'flush: unknown domain'); // "ENOENT if unknown"
         break;
       case 'setDirtyTracking':
-        when(!this.domains.has(call.domain), 'ENOENT'); // "ENOENT unknown"
-        when(this.domains.has(call.domain) && !this.domains.get(call.domain)!.dirty, 'EINVAL'); // "not created with dirtyTracking: true"
+        when(!this.domains.has(call.domain), 'ENOENT', 'setDirtyTracking: unknown domain'); // "ENOENT unknown"
+        when(this.domains.has(call.domain) && !this.domains.get(call.domain)!.dirty, 'EINVAL', 'setDirtyTracking: not tracking'); // "not created with dirtyTracking: true"
         break;
       case 'readDirty': {
         const domain = this.domains.get(call.domain);
-        when(domain === undefined, 'ENOENT'); // "ENOENT unknown"
-        when(domain !== undefined && !domain.dirty, 'EINVAL'); // "not created with dirtyTracking: true"
-        when(call.size === 0n, 'EINVAL'); // "size is 0"
-        when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL'); // "iova or size is not a multiple of 4096"
-        when(domain?.config.type === 'paging' && call.iova + call.size > domain.config.aperture, 'ERANGE'); // "passes the aperture"
+        when(domain === undefined, 'ENOENT', 'readDirty: unknown domain'); // "ENOENT unknown"
+        when(domain !== undefined && !domain.dirty, 'EINVAL', 'readDirty: not tracking'); // "not created with dirtyTracking: true"
+        when(call.size === 0n, 'EINVAL', 'readDirty: size 0'); // "size is 0"
+        when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL', 'readDirty: unaligned'); // "iova or size is not a multiple of 4096"
+        when(domain?.config.type === 'paging' && call.iova + call.size > domain.config.aperture, 'ERANGE', 'readDirty: past aperture'); // "passes the aperture"
         break;
       }
       case 'translate':
         break; // translate answers faults, not errors
     }
-    return { errors, mayAlsoSucceed: false };
+    return { errors, mayAlsoSucceed: false, rules };
   }
 
-  private mapErrors(call: CallOf<'map'>, when: (condition: boolean, errno: Errno) => void): void {
+  private mapErrors(call: CallOf<'map'>, when: (condition: boolean, errno: Errno, rule: RuleId) => void): void {
     const domain = this.domains.get(call.domain);
     const config = domain?.config;
-    when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
+    when(domain === undefined, 'ENOENT', 'map: unknown domain'); // "ENOENT unknown domain"
     // A nested domain "is a paging domain in every other respect": its table maps IOVAs to IPAs.
     const table = config !== undefined && hasTable(config) ? config : undefined;
-    when(config !== undefined && table === undefined, 'EINVAL'); // "EINVAL if the domain is not paging"
-    when(call.size === 0n, 'EINVAL'); // "size is 0"
-    when(!isAligned(call.iova) || !isAligned(call.pa) || !isAligned(call.size), 'EINVAL'); // "not a multiple of 4096"
-    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE'); // "passes the aperture"
-    when(call.pa + call.size > PA_LIMIT, 'ERANGE'); // "or pa + size passes 2^52" (an IPA too)
-    when(table !== undefined && domain!.space.anyMapped(call.iova, call.size), 'EEXIST'); // "any page mapped"
+    when(config !== undefined && table === undefined, 'EINVAL', 'map: not paging'); // "EINVAL if the domain is not paging"
+    when(call.size === 0n, 'EINVAL', 'map: size 0'); // "size is 0"
+    when(!isAligned(call.iova) || !isAligned(call.pa) || !isAligned(call.size), 'EINVAL', 'map: unaligned'); // "not a multiple of 4096"
+    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE', 'map: past aperture'); // "passes the aperture"
+    when(call.pa + call.size > PA_LIMIT, 'ERANGE', 'map: past 2^52'); // "or pa + size passes 2^52" (an IPA too)
+    when(table !== undefined && domain!.space.anyMapped(call.iova, call.size), 'EEXIST', 'map: already mapped'); // "any page mapped"
   }
 
-  private unmapErrors(call: CallOf<'unmap'>, when: (condition: boolean, errno: Errno) => void): void {
+  private unmapErrors(call: CallOf<'unmap'>, when: (condition: boolean, errno: Errno, rule: RuleId) => void): void {
     const domain = this.domains.get(call.domain);
     const config = domain?.config;
-    when(domain === undefined, 'ENOENT'); // "ENOENT unknown domain"
+    when(domain === undefined, 'ENOENT', 'unmap: unknown domain'); // "ENOENT unknown domain"
     const table = config !== undefined && hasTable(config) ? config : undefined;
-    when(config !== undefined && table === undefined, 'EINVAL'); // "EINVAL if not paging"
-    when(call.size === 0n, 'EINVAL'); // "size is 0"
-    when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL'); // "iova/size not multiples of 4096"
-    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE'); // "passes the aperture"
+    when(config !== undefined && table === undefined, 'EINVAL', 'unmap: not paging'); // "EINVAL if not paging"
+    when(call.size === 0n, 'EINVAL', 'unmap: size 0'); // "size is 0"
+    when(!isAligned(call.iova) || !isAligned(call.size), 'EINVAL', 'unmap: unaligned'); // "iova/size not multiples of 4096"
+    when(table !== undefined && call.iova + call.size > table.aperture, 'ERANGE', 'unmap: past aperture'); // "passes the aperture"
     // 'whole': "the range must not cut through a mapping made by one map call: if it does, EINVAL".
-    when(table?.unmap === 'whole' && domain!.space.cutsThrough(call.iova, call.size), 'EINVAL');
+    when(table?.unmap === 'whole' && domain!.space.cutsThrough(call.iova, call.size), 'EINVAL', 'unmap: whole cuts a mapping');
   }
 
   /**
@@ -381,18 +387,89 @@ export class ReferenceIommu implements Iommu {
         const t = answer as Translation; // conforming, so well formed
         if (call.access === 'write' && t.ok) this.wrote(call.device, call.pasid, call.iova, t.pa);
       };
-      if (actual !== undefined && isIn(current)) return write(), { conforming: true, stale: false };
-      if (actual !== undefined && isIn(stale)) return write(), { conforming: true, stale: true };
+      const rules = (answeredStale: boolean) => this.translateRules(call, current, stale, answeredStale);
+      if (actual !== undefined && isIn(current)) return write(), { conforming: true, stale: false, rules: rules(false) };
+      if (actual !== undefined && isIn(stale)) return write(), { conforming: true, stale: true, rules: rules(true) };
       return notConforming(dedupe([...current, ...stale]).map((t) => describeTranslation(t)!), answer, actual);
     }
-    if (call.op === 'readDirty' && (answer as { ok?: unknown } | null)?.ok === true && this.allowedErrors(call).errors.length === 0)
+    const allowedErrors = this.allowedErrors(call);
+    if (call.op === 'readDirty' && (answer as { ok?: unknown } | null)?.ok === true && allowedErrors.errors.length === 0)
       return this.checkReadDirty(call, answer as { value?: unknown });
-    const allowed = this.allowedAnswers(call);
+    const allowed = this.answersFrom(call, allowedErrors);
     const texts = allowed.map((a) => describeResult(a, call.op)!);
     const actual = describeResult(answer, call.op);
     if (actual === undefined || !texts.includes(actual)) return notConforming(texts, answer, actual);
-    if (allowed[texts.indexOf(actual)].ok) this.apply(call);
-    return { conforming: true, stale: false };
+    if (!allowed[texts.indexOf(actual)]!.ok) return { conforming: true, stale: false, rules: allowedErrors.rules };
+    const rules = [...allowedErrors.rules, ...this.successRules(call)];
+    this.apply(call);
+    return { conforming: true, stale: false, rules };
+  }
+
+  /** The rules a conforming translation exercised (model/rules.ts): what decided the current answer, and the open window. */
+  private translateRules(call: CallOf<'translate'>, current: Translation[], stale: Translation[], answeredStale: boolean): RuleId[] {
+    if (!this.argumentsValid(call)) return [argumentsRule('translate')];
+    const domain = this.domainOf(call.device, call.pasid);
+    const rules: RuleId[] = call.pasid === null ? [] : ['translate: on a PASID'];
+    if (domain === undefined) {
+      rules.push(call.pasid !== null && this.ridDomain.has(call.device) ? 'translate: PASID without domain' : 'translate: no domain');
+      return rules;
+    }
+    const { config } = domain;
+    if (config.type === 'blocked') return [...rules, 'translate: blocked domain'];
+    if (config.type === 'identity') return [...rules, call.iova < PA_LIMIT ? 'translate: identity' : 'translate: identity past 2^52'];
+    const mapping = call.iova < config.aperture ? domain.space.lookup(call.iova) : undefined;
+    if (call.iova >= config.aperture) rules.push('translate: past aperture');
+    else if (mapping === undefined) rules.push('translate: not mapped');
+    else if (call.access === 'write' && !(mapping.prot & WRITE)) rules.push('translate: write without WRITE');
+    else if (call.access === 'read' && !(mapping.prot & READ)) rules.push('translate: read of write-only');
+    else rules.push('translate: mapped');
+    if (config.type === 'nested') {
+      const stage1Faults = mapping === undefined || (call.access === 'write' && !(mapping.prot & WRITE));
+      if (stage1Faults) rules.push('translate: stage-1 fault');
+      else rules.push(current.some((t) => t.ok) ? 'translate: through both stages' : 'translate: stage-2 fault');
+    }
+    if (stale.length > 0) rules.push('translate: stale window');
+    if (answeredStale) rules.push('translate: stale answer');
+    if (this.caps.coarseFaults && current.some((t) => !t.ok)) rules.push('translate: coarse fault');
+    return rules;
+  }
+
+  /** The rules a successful call exercises besides its error conditions (model/rules.ts), in the state before it. */
+  private successRules(call: Exclude<Call, { op: 'translate' }>): RuleId[] {
+    switch (call.op) {
+      case 'createDomain': {
+        const config = parseDomainOptions(call.options, this.caps)!;
+        const rules: RuleId[] = [`createDomain: ${config.type}`];
+        if (hasTable(config) && config.invalidation === 'deferred') rules.push('createDomain: deferred');
+        if (hasTable(config) && config.unmap === 'whole') rules.push('createDomain: whole unmap');
+        if (config.type === 'paging' && config.dirtyTracking === true) rules.push('createDomain: dirty tracking');
+        return rules;
+      }
+      case 'destroyDomain':
+        return this.domains.get(call.id)!.stale.length > 0 ? ['destroyDomain: closes its window'] : [];
+      case 'attachDevice':
+        return this.ridDomain.has(call.device) ? ['attachDevice: replaces'] : [];
+      case 'detachDevice':
+        return ['detachDevice: blocks'];
+      case 'detachPasid':
+        return ['detachPasid: blocks'];
+      case 'replacePasid':
+        return ['replacePasid: replaces'];
+      case 'unmap': {
+        const domain = this.domains.get(call.domain)!;
+        const config = domain.config as TableConfig;
+        if (domain.space.bytesMapped(call.iova, call.size) === 0n) return ['unmap: nothing mapped'];
+        const rules: RuleId[] = config.invalidation === 'deferred' ? ['unmap: opens a window'] : [];
+        if (config.unmap === 'split' && domain.space.cutsThrough(call.iova, call.size)) rules.push('unmap: split cuts a mapping');
+        return rules;
+      }
+      case 'flush':
+        return this.domains.get(call.domain)!.stale.length > 0 ? ['flush: closes a window'] : [];
+      case 'setDirtyTracking':
+        return [call.enabled ? 'setDirtyTracking: enabled' : 'setDirtyTracking: disabled'];
+      default:
+        return [];
+    }
   }
 
   /**
@@ -417,12 +494,16 @@ export class ReferenceIommu implements Iommu {
     for (const p of reported) if (!may(p / PAGE_SIZE, () => domain.space.lookup(p) !== undefined) && forbidden.push(p) >= 8) break; // a few name it
     if (lost.length > 0 || forbidden.length > 0) return { conforming: false, expected, actual, dirty: { domain: call.domain, lost, forbidden } };
     this.apply(call);
-    return { conforming: true, stale: false, dirty: { required: required.length, reported: reported.length } };
+    const rules: RuleId[] = call.clear ? ['readDirty: reports pages', 'readDirty: clear'] : ['readDirty: reports pages'];
+    return { conforming: true, stale: false, dirty: { required: required.length, reported: reported.length }, rules };
   }
 
   /** Every conforming answer of a call other than translate: its success, if allowed, and its errors. */
   allowedAnswers(call: Exclude<Call, { op: 'translate' }>): (VoidResult | Result<bigint>)[] {
-    const { errors, mayAlsoSucceed } = this.allowedErrors(call);
+    return this.answersFrom(call, this.allowedErrors(call));
+  }
+
+  private answersFrom(call: Exclude<Call, { op: 'translate' }>, { errors, mayAlsoSucceed }: AllowedErrors): (VoidResult | Result<bigint>)[] {
     const failures = errors.map((error): VoidResult => ({ ok: false, error }));
     return errors.length === 0 || mayAlsoSucceed ? [this.successOf(call), ...failures] : failures;
   }

@@ -13,7 +13,7 @@ import { RunContext, type RunSettings } from './run/run.ts';
 import { ConformanceFailure, callsOf } from './run/trace.ts';
 import { shrinkCalls, type Failing } from './shrink/shrink.ts';
 import type { DatabaseOptions, DatabaseSummary, FailureDatabase } from './db/database.ts';
-import { countTrace, summarizeBits, type Statistics } from './verdict/statistics.ts';
+import { countTrace, summarizeBits, summarizeRules, type Statistics } from './verdict/statistics.ts';
 import { bitClassSizes } from './generate/resolve-bits.ts';
 
 export interface Progress {
@@ -197,6 +197,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   });
   statistics.runs = runsDone;
   summarizeBits(statistics, bitClassSizes(caps));
+  summarizeRules(statistics, caps);
   statistics['time:search-ms'] = (failing ? foundAt : Date.now()) - started;
   if (!details.failed) return withDatabase({ ok: true, numRuns: runsDone, seed, statistics }, db, capabilities, options);
 

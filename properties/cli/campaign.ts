@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { DomainOptions } from '../../model/types.ts';
 import { checkConformance, type Report } from '../index.ts';
 import type { DatabaseOptions } from '../db/database.ts';
+import { mergeStatistics } from '../verdict/statistics.ts';
 import { openTarget, UsageError, type TargetSpec } from './target.ts';
 
 export interface CampaignOptions {
@@ -81,12 +82,6 @@ function startWorker(data: WorkerRequest): Worker {
   const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
   const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
   return new Worker(boot, { eval: true, workerData: data });
-}
-
-function mergeStatistics(reports: Report[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of reports) for (const [k, v] of Object.entries(r.statistics)) out[k] = (out[k] ?? 0) + v;
-  return out;
 }
 
 async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise<Report> {
@@ -170,7 +165,7 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
     ok: results.every((r) => r.ok),
     numRuns: results.reduce((a, r) => a + r.numRuns, 0),
     seed: options.seed,
-    statistics: mergeStatistics(results),
+    statistics: mergeStatistics(results.map((r) => r.statistics)),
     database: results.find((r) => r.database)?.database,
   };
 }

@@ -2,6 +2,7 @@
 import cliProgress from 'cli-progress';
 import type { Report } from '../index.ts';
 import { describeDatabase } from '../db/describe.ts';
+import { formatRuleCoverageLine } from '../report/rules.ts';
 
 export interface Io {
   out: (text: string) => void;
@@ -97,6 +98,7 @@ export function summary(report: Report, elapsedMs: number, target: string): stri
     ['translations', String(s['translate:ok'] ?? 0) + ' ok'],
     ['stale answers', String(s['stale-allowed'] ?? 0) + ' (allowed, deferred windows)'],
     ['shapes', group('shape:')],
+    ['rules', formatRuleCoverageLine(s, 4) + (s.runs ? ' (--rules: the table)' : '')],
     ...(report.database ? [['database', describeDatabase(report.database)] as [string, string]] : []),
     ['result', result],
     ['time', `${(elapsedMs / 1000).toFixed(1)} s`],

@@ -15,6 +15,7 @@ import { fromDatabaseLine, shortPath } from '../db/describe.ts';
 import { runCampaign } from './campaign.ts';
 import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
 import { processIo, progressView, summary, type Io } from './output.ts';
+import { formatRuleTable } from '../report/rules.ts';
 import { describeTarget, openTarget, parseImpl, UsageError, type TargetSpec } from './target.ts';
 
 const TRACE_VERSION = 1;
@@ -71,6 +72,8 @@ interface CheckFlags {
   db?: string | false;
   json?: boolean;
   quiet?: boolean;
+  /** --rules: the table of the contract's rules and how often each was exercised. */
+  rules?: boolean;
 }
 
 /** A POSIX-shell quoted word. */
@@ -229,6 +232,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
       io.out(`error: ${report.error}\n\n`);
     }
     io.out(summary(report, elapsed, describeTarget(spec)));
+    if (flags.rules) io.out('\n' + formatRuleTable(report.statistics));
   }
   if (report.ok) return 0;
   if (report.counterexample) return 1;
@@ -319,6 +323,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .option('--db <dir>', 'the failure database: counterexamples saved, replayed first next time, dropped once they pass (default .iommu-conformance/)')
     .option('--no-db', 'no failure database: read and write nothing')
     .option('--json', 'print the report as JSON')
+    .option('--rules', "after the summary, a table of the contract's rules with how often each was exercised")
     .addOption(new Option('--quiet', 'no progress output'))
     .action(async (flags: CheckFlags) => {
       code = await check(flags, io);

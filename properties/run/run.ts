@@ -87,8 +87,8 @@ export class RunContext {
 
   private execute(call: Call, probe: boolean, shapes: readonly string[]): Maybe<void> {
     return andThen(invoke(this.iommu, call, this.settings.stepTimeoutMs), (outcome) => {
-      const record = (answer: unknown, judgement: Judgement, dirty?: CallEntry['dirty']): void => {
-        this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes, ...(dirty ? { dirty } : {}) });
+      const record = (answer: unknown, judgement: Judgement, dirty?: CallEntry['dirty'], rules?: CallEntry['rules']): void => {
+        this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes, ...(dirty ? { dirty } : {}), ...(rules ? { rules } : {}) });
       };
       if ('threw' in outcome) {
         record(outcome.threw, 'threw');
@@ -108,7 +108,7 @@ export class RunContext {
         // A non-conforming answer changes nothing in the model: what it allows is still as before.
         throw this.failure(call, answer, verdict, this.allowedAnswers(call));
       }
-      record(answer, verdict.stale ? 'stale' : 'conforming', verdict.dirty);
+      record(answer, verdict.stale ? 'stale' : 'conforming', verdict.dirty, verdict.rules);
       if ((answer as { ok?: unknown }).ok === true) this.memory.succeeded(call);
     });
   }

@@ -1,6 +1,7 @@
 // What running records: the trace of a run, one entry per call (commands and probes), per
 // self-check, and per generated shape that has no call of its own. Classification, statistics,
 // shrinking and reports read it; nothing re-runs a case to learn what happened.
+import type { RuleId } from '../../model/rules.ts';
 import type { Call } from '../../model/ops.ts';
 
 /** How the model judged an answer. */
@@ -16,6 +17,8 @@ export interface CallEntry {
   readonly shapes: readonly string[];
   /** A conforming readDirty: how many pages it had to report, and how many it did. */
   readonly dirty?: { readonly required: number; readonly reported: number };
+  /** The contract's rules that decided a conforming answer (model/rules.ts). */
+  readonly rules?: readonly RuleId[];
 }
 
 export interface SelfCheckEntry {

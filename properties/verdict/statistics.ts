@@ -4,6 +4,8 @@
 import { describeAnswer, type DomainView, type AttachmentView } from '../../model/reference.ts';
 import type { Call } from '../../model/ops.ts';
 import type { DomainId } from '../../model/types.ts';
+import { RULE_IDS, ruleApplies } from '../../model/rules.ts';
+import type { ResolvedCapabilities } from '../../model/validate.ts';
 import { isCallEntry, type CallEntry, type TraceEntry } from '../run/trace.ts';
 
 /** Counters summed over runs. */
@@ -35,6 +37,27 @@ function countCall(stats: Statistics, e: CallEntry): void {
     count(stats, 'dirty:over-reported', e.dirty.reported - e.dirty.required);
   }
   if (e.judgement === 'conforming' || e.judgement === 'stale') countAnswer(stats, e.call, e.answer);
+  for (const rule of e.rules ?? []) count(stats, `rule:${rule}`);
+}
+
+/**
+ * Gives every rule the capabilities let arise a counter (0 when the campaign never exercised it),
+ * so that the coverage table names the rules never reached.
+ */
+export function summarizeRules(stats: Statistics, caps: ResolvedCapabilities): void {
+  for (const id of RULE_IDS) if (ruleApplies(id, caps)) stats[`rule:${id}`] ??= 0;
+}
+
+/**
+ * The statistics of several campaigns (workers, shards) as one: counters add up; a bit class
+ * reached by any of them counts its best (`bits:*`: each campaign reports how many bits it
+ * reached, not which, so the sum would overcount).
+ */
+export function mergeStatistics(list: readonly Statistics[]): Statistics {
+  const out: Statistics = {};
+  for (const stats of list)
+    for (const [k, v] of Object.entries(stats)) out[k] = k.startsWith('bits:') ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
+  return out;
 }
 
 function countAnswer(stats: Statistics, call: Call, answer: unknown): void {

@@ -22,7 +22,7 @@ describe('destroyDomain', () => {
   it('ENOENT for an unknown domain (never created, or already destroyed)', () => {
     const m = new ReferenceIommu();
     expect(m.destroyDomain(1)).toEqual(err('ENOENT'));
-    expect(m.allowedErrors({ op: 'destroyDomain', id: 1 })).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
+    expect(m.allowedErrors({ op: 'destroyDomain', id: 1 })).toMatchObject({ errors: ['ENOENT'], mayAlsoSucceed: false });
     m.createDomain(1);
     expect(m.destroyDomain(1)).toEqual(OK);
     expect(m.destroyDomain(1)).toEqual(err('ENOENT'));
@@ -33,7 +33,7 @@ describe('destroyDomain', () => {
     const m = threeDomains();
     m.attachDevice(5, 1);
     expect(m.destroyDomain(1)).toEqual(err('EBUSY'));
-    expect(m.allowedErrors({ op: 'destroyDomain', id: 1 })).toEqual({ errors: ['EBUSY'], mayAlsoSucceed: false });
+    expect(m.allowedErrors({ op: 'destroyDomain', id: 1 })).toMatchObject({ errors: ['EBUSY'], mayAlsoSucceed: false });
     expect(m.check({ op: 'destroyDomain', id: 1 }, OK).conforming).toBe(false);
     expect(m.translate(5, null, 0n, 'read')).toEqual(pa(1n << 20n)); // nothing changed
     expect(m.detachDevice(5)).toEqual(OK);
@@ -77,7 +77,7 @@ describe('attachDevice and detachDevice', () => {
     const m = threeDomains();
     m.attachDevice(0, 1);
     expect(m.attachDevice(0, 9)).toEqual(err('ENOENT'));
-    expect(m.allowedErrors({ op: 'attachDevice', device: 0, domain: 9 })).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
+    expect(m.allowedErrors({ op: 'attachDevice', device: 0, domain: 9 })).toMatchObject({ errors: ['ENOENT'], mayAlsoSucceed: false });
     expect(m.translate(0, null, 0n, 'read')).toEqual(pa(1n << 20n));
   });
 
@@ -114,7 +114,7 @@ describe('attachDevice and detachDevice', () => {
   it('detachDevice: ENOENT without a RID domain; afterwards blocked', () => {
     const m = threeDomains();
     expect(m.detachDevice(0)).toEqual(err('ENOENT'));
-    expect(m.allowedErrors({ op: 'detachDevice', device: 0 })).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
+    expect(m.allowedErrors({ op: 'detachDevice', device: 0 })).toMatchObject({ errors: ['ENOENT'], mayAlsoSucceed: false });
     m.attachDevice(0, 1);
     expect(m.detachDevice(0)).toEqual(OK);
     expect(m.translate(0, null, 0n, 'read')).toEqual(BLOCKED);
@@ -156,7 +156,7 @@ describe('attachPasid and detachPasid', () => {
     const m = threeDomains();
     const call: Call = { op: 'attachPasid', device: 0, pasid: 1, domain: 9 };
     expect(m.perform(call)).toEqual(err('ENOENT'));
-    expect(m.allowedErrors(call)).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
+    expect(m.allowedErrors(call)).toMatchObject({ errors: ['ENOENT'], mayAlsoSucceed: false });
   });
 
   it('EBUSY if the (device, PASID) has another domain; the same one: EBUSY or success (v2)', () => {
@@ -165,7 +165,7 @@ describe('attachPasid and detachPasid', () => {
     expect(m.attachPasid(0, 1, 2)).toEqual(err('EBUSY'));
     expect(m.check({ op: 'attachPasid', device: 0, pasid: 1, domain: 2 }, OK).conforming).toBe(false);
     expect(m.attachPasid(0, 1, 1)).toEqual(err('EBUSY'));
-    expect(m.allowedErrors({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 })).toEqual({ errors: ['EBUSY'], mayAlsoSucceed: true });
+    expect(m.allowedErrors({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 })).toMatchObject({ errors: ['EBUSY'], mayAlsoSucceed: true });
     expect(m.check({ op: 'attachPasid', device: 0, pasid: 1, domain: 1 }, OK).conforming).toBe(true);
     expect(m.translate(0, 1, 0n, 'read')).toEqual(pa(0x10_0000n)); // still domain 1
     // Another PASID or another device with the same PASID number is independent.

@@ -108,7 +108,7 @@ describe('the judge refuses malformed answers', () => {
         const m = scene();
         const allowed = m.allowedTranslations(c.device, c.pasid, c.iova, c.access);
         expect(m.perform(c)).toEqual(allowed[0]);
-        expect(m.allowedErrors(c)).toEqual({ errors: [], mayAlsoSucceed: false });
+        expect(m.allowedErrors(c)).toMatchObject({ errors: [], mayAlsoSucceed: false });
         expect(m.check(c, { ok: false, fault }).conforming).toBe(allowed.some((t) => describeTranslation(t) === `fault ${fault}`));
       }),
       SEED,
@@ -286,15 +286,15 @@ describe('deferred windows, identity and EINVAL translations, judged', () => {
         const read = (iova: bigint): Call => ({ op: 'translate', device: 0, pasid: null, iova, access: 'read' });
         const page = M1 + BigInt(k) * K4;
         const oldPa = 0x20_0000n + BigInt(k) * K4;
-        expect(m.check(read(page), { ok: true, pa: oldPa })).toEqual({ conforming: true, stale: false });
+        expect(m.check(read(page), { ok: true, pa: oldPa })).toMatchObject({ conforming: true, stale: false });
         // An empty range holds no page: a map of size 0 inside a mapping is EINVAL, never EEXIST.
         expect(m.check({ op: 'map', domain: 1, iova: page + K4 / 2n, pa: 0n, size: 0n, prot: 3 }, { ok: false, error: 'EEXIST' }).conforming).toBe(false);
-        expect(m.check({ op: 'unmap', domain: 1, iova: M1, size: 4n * K4 }, { ok: true, value: 4n * K4 })).toEqual({ conforming: true, stale: false });
+        expect(m.check({ op: 'unmap', domain: 1, iova: M1, size: 4n * K4 }, { ok: true, value: 4n * K4 })).toMatchObject({ conforming: true, stale: false });
         if (flushed) m.flush(1);
         const open = invalidation === 'deferred' && !flushed;
         const old = m.check(read(page), { ok: true, pa: oldPa });
-        expect(old).toEqual(open ? { conforming: true, stale: true } : expect.objectContaining({ conforming: false }));
-        expect(m.check(read(page), { ok: false, fault: 'not-mapped' })).toEqual({ conforming: true, stale: false });
+        expect(old).toEqual(open ? expect.objectContaining({ conforming: true, stale: true }) : expect.objectContaining({ conforming: false }));
+        expect(m.check(read(page), { ok: false, fault: 'not-mapped' })).toMatchObject({ conforming: true, stale: false });
         // Just outside the unmapped range, the old mapping's arithmetic gives no allowed answer.
         for (const outside of [M1 - K4, M1 + 4n * K4]) expect(m.check(read(outside), { ok: true, pa: 0x20_0000n + (outside - M1) }).conforming).toBe(false);
         // Identity at or above 2^52: 'not-mapped' or exactly pa = iova, never a cut address.

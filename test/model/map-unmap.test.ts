@@ -40,8 +40,8 @@ describe('map errors', () => {
   it.each(ONE)('%s: %s', (_name, call, errno) => {
     const m = setup();
     expect(m.perform(call)).toEqual(err(errno));
-    expect(m.allowedErrors(call)).toEqual({ errors: [errno], mayAlsoSucceed: false });
-    expect(m.check(call, err(errno))).toEqual({ conforming: true, stale: false });
+    expect(m.allowedErrors(call)).toMatchObject({ errors: [errno], mayAlsoSucceed: false });
+    expect(m.check(call, err(errno))).toMatchObject({ conforming: true, stale: false });
     expect(m.check(call, OK).conforming).toBe(false);
     expect(m.domainViews().find((d) => d.id === 1)!.mappings).toEqual([]);
   });
@@ -157,8 +157,8 @@ describe('map success', () => {
     // Decision (g): the face answers 'permission' for a read of a write-only mapping.
     expect(m.translate(0, null, pages(2), 'read')).toEqual(PERMISSION);
     const readWO: Call = { op: 'translate', device: 0, pasid: null, iova: pages(2), access: 'read' };
-    expect(m.check(readWO, PERMISSION)).toEqual({ conforming: true, stale: false });
-    expect(m.check(readWO, pa(pages(12)))).toEqual({ conforming: true, stale: false });
+    expect(m.check(readWO, PERMISSION)).toMatchObject({ conforming: true, stale: false });
+    expect(m.check(readWO, pa(pages(12)))).toMatchObject({ conforming: true, stale: false });
     expect(m.check(readWO, NOT_MAPPED).conforming).toBe(false);
     expect(t(3, 'read')).toEqual([pa(pages(13) + 8n)]);
     expect(t(3, 'write')).toEqual([pa(pages(13) + 8n)]);
@@ -180,7 +180,7 @@ describe('unmap errors', () => {
     const m = setup();
     m.map(1, 0n, 0n, pages(4), 3);
     expect(m.perform(call)).toEqual(err(errno));
-    expect(m.allowedErrors(call)).toEqual({ errors: [errno], mayAlsoSucceed: false });
+    expect(m.allowedErrors(call)).toMatchObject({ errors: [errno], mayAlsoSucceed: false });
     expect(m.check(call, { ok: true, value: 0n }).conforming).toBe(false);
     expect(picture(m, 5)).toBe('####.');
   });
@@ -231,7 +231,7 @@ describe("unmap 'split'", () => {
     const call = unmapCall(1, K4, pages(2));
     expect(m.check(call, { ok: true, value: pages(1) }).conforming).toBe(false);
     expect(m.check(call, { ok: true, value: pages(4) }).conforming).toBe(false);
-    expect(m.check(call, { ok: true, value: pages(2) })).toEqual({ conforming: true, stale: false });
+    expect(m.check(call, { ok: true, value: pages(2) })).toMatchObject({ conforming: true, stale: false });
     expect(m.map(1, K4, 0x50_0000n, K4, 1)).toEqual(OK);
     expect(picture(m, 4)).toBe('##.#');
     expect(m.translate(0, null, K4, 'read')).toEqual(pa(0x50_0000n));
@@ -261,7 +261,7 @@ describe("unmap 'whole' (the virtio-iommu UNMAP examples, in 4 KiB pages)", () =
     m.map(1, 0n, 0x10_0000n, pages(10), 3);
     const call = unmapCall(1, 0n, pages(5));
     expect(m.perform(call)).toEqual(err('EINVAL'));
-    expect(m.allowedErrors(call)).toEqual({ errors: ['EINVAL'], mayAlsoSucceed: false });
+    expect(m.allowedErrors(call)).toMatchObject({ errors: ['EINVAL'], mayAlsoSucceed: false });
     expect(m.check(call, { ok: true, value: pages(5) }).conforming).toBe(false);
     expect(picture(m, 11)).toBe('##########.');
     expect(m.translate(0, null, pages(9), 'read')).toEqual(pa(0x10_9000n));
@@ -298,7 +298,7 @@ describe("unmap 'whole' (the virtio-iommu UNMAP examples, in 4 KiB pages)", () =
   it("'split' never answers EINVAL for a cut", () => {
     const m = setup({ unmap: 'split' });
     m.map(1, 0n, 0n, pages(10), 3);
-    expect(m.allowedErrors(unmapCall(1, 0n, pages(5)))).toEqual({ errors: [], mayAlsoSucceed: false });
+    expect(m.allowedErrors(unmapCall(1, 0n, pages(5)))).toMatchObject({ errors: [], mayAlsoSucceed: false });
   });
 });
 
@@ -306,7 +306,7 @@ describe('flush', () => {
   it('ENOENT for an unknown domain', () => {
     const m = setup();
     expect(m.flush(9)).toEqual(err('ENOENT'));
-    expect(m.allowedErrors({ op: 'flush', domain: 9 })).toEqual({ errors: ['ENOENT'], mayAlsoSucceed: false });
+    expect(m.allowedErrors({ op: 'flush', domain: 9 })).toMatchObject({ errors: ['ENOENT'], mayAlsoSucceed: false });
     expect(m.check({ op: 'flush', domain: 9 }, OK).conforming).toBe(false);
   });
 
@@ -317,7 +317,7 @@ describe('flush', () => {
     const before = m.domainViews();
     for (const d of [1, 2, 3]) {
       expect(m.flush(d)).toEqual(OK);
-      expect(m.allowedErrors({ op: 'flush', domain: d })).toEqual({ errors: [], mayAlsoSucceed: false });
+      expect(m.allowedErrors({ op: 'flush', domain: d })).toMatchObject({ errors: [], mayAlsoSucceed: false });
     }
     expect(m.domainViews()).toEqual(before);
     expect(picture(m, 3)).toBe('#..');
