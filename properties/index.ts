@@ -9,3 +9,7 @@ export type { Statistics } from './verdict/statistics.ts';
 export { DEFAULT_DOMAIN_KINDS } from './generate/resolve.ts';
 export { SubprocessIommu, AdapterError } from './adapters/subprocess.ts';
 export { encodeRequest, decodeResponse, decodeCapabilities } from './adapters/protocol.ts';
+export { ruleCoverage, ruleCounts, formatRuleTable } from './report/rules.ts';
+export type { RuleCoverage, RuleCount } from './report/rules.ts';
+export { RULES, RULE_IDS } from '../model/rules.ts';
+export type { RuleId } from '../model/rules.ts';
