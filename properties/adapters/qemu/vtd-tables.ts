@@ -221,7 +221,7 @@ export class SecondLevelTable {
   private leafLevelFor(iova: bigint, pa: bigint, remaining: bigint, leafLevels: readonly number[]): number {
     for (const level of [...leafLevels].sort((a, b) => b - a)) {
       const span = levelSize(level);
-      if (level >= this.levels || iova % span !== 0n || pa % span !== 0n || remaining < span) continue;
+      if (level > this.levels || iova % span !== 0n || pa % span !== 0n || remaining < span) continue;
       if (this.slotFree(iova, level)) return level;
     }
     return 1;
