@@ -15,6 +15,7 @@ import { shrinkCalls, type Failing } from './shrink/shrink.ts';
 import type { DatabaseOptions, DatabaseSummary, FailureDatabase } from './db/database.ts';
 import { countTrace, summarizeBits, summarizeRules, type Statistics } from './verdict/statistics.ts';
 import { bitClassSizes } from './generate/resolve-bits.ts';
+import { SKIPPED, runsOwned, shardArbitrary, shardProblem, type Shard } from './generate/shard.ts';
 
 export interface Progress {
   readonly runsDone: number;
@@ -54,6 +55,11 @@ export interface CheckOptions {
    * describeConformance default to `.iommu-conformance/`).
    */
   database?: string | false | DatabaseOptions;
+  /**
+   * Only this share of the campaign (generate/shard.ts): run r of the `numRuns` (or of those the
+   * time allows) runs when r mod count = index - 1, generated exactly as in the whole campaign.
+   */
+  shard?: Shard;
 }
 
 export interface Counterexample {
@@ -75,6 +81,8 @@ export interface Report {
   statistics: Statistics;
   /** What the failure database did (with the `database` option). */
   database?: DatabaseSummary;
+  /** The bits each bit class reached (statistics `bits:*` count them): reports merge by their union. */
+  bitsReached?: Record<string, number[]>;
 }
 
 type Factory = () => Iommu | Promise<Iommu>;
@@ -95,6 +103,11 @@ function optionsProblem(o: CheckOptions): string | undefined {
   if (!(o.path === undefined || /^\d+(:\d+)*$/.test(o.path))) return `path must look like "3:1:0", not ${JSON.stringify(o.path)}`;
   if (!positive(o.timeLimitMs) || !positive(o.stepTimeoutMs) || !positive(o.shrinkTimeMs)) return 'time limits must be positive integers (ms)';
   if (o.domains !== undefined && (!Array.isArray(o.domains) || o.domains.length === 0)) return 'domains must be a non-empty array of createDomain options';
+  if (o.shard !== undefined) {
+    const problem = shardProblem(o.shard);
+    if (problem) return problem;
+    if (o.path !== undefined) return 'path replays one run of the whole campaign: give no shard with it';
+  }
   return undefined;
 }
 
@@ -163,7 +176,10 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
   const started = Date.now();
   let foundAt = 0;
   let budgetSpent = false;
-  const property = fc.asyncProperty(runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false, caps), async (intents) => {
+  const arbitrary = runArbitrary(options.maxCommands ?? 60, options.invalidArguments !== false, caps);
+  const ownRuns = options.shard ? runsOwned(options.shard, numRuns) : numRuns;
+  const property = fc.asyncProperty(options.shard ? shardArbitrary(arbitrary, options.shard) : arbitrary, async (intents) => {
+    if (intents === SKIPPED) return; // another shard's run
     // fast-check has no time budget for shrinking: past ours, every candidate passes unrun, so
     // that it stops at the smallest failing run found so far.
     if (failing && Date.now() - foundAt > shrinkTimeMs / 2) {
@@ -184,7 +200,7 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     } finally {
       if (counted) {
         countTrace(statistics, ctx.trace);
-        if (!failing) options.onProgress?.({ runsDone, numRuns, steps: statistics.steps ?? 0 });
+        if (!failing) options.onProgress?.({ runsDone, numRuns: ownRuns, steps: statistics.steps ?? 0 });
       }
     }
   });
@@ -196,13 +212,13 @@ export async function checkConformance(factory: Factory, options: CheckOptions =
     markInterruptAsFailure: false,
   });
   statistics.runs = runsDone;
-  summarizeBits(statistics, bitClassSizes(caps));
+  const bitsReached = summarizeBits(statistics, bitClassSizes(caps));
   summarizeRules(statistics, caps);
   statistics['time:search-ms'] = (failing ? foundAt : Date.now()) - started;
-  if (!details.failed) return withDatabase({ ok: true, numRuns: runsDone, seed, statistics }, db, capabilities, options);
+  if (!details.failed) return withDatabase({ ok: true, numRuns: runsDone, seed, statistics, bitsReached }, db, capabilities, options);
 
   const path = details.counterexamplePath ?? undefined;
-  const report = { ok: false, numRuns: runsDone, seed, path, statistics };
+  const report = { ok: false, numRuns: runsDone, seed, path, statistics, bitsReached };
   if (!(details.errorInstance instanceof ConformanceFailure) || lastFailing === undefined) {
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     return withDatabase({ ...report, error: `the run failed outside the contract checks: ${cause}` }, db, capabilities, options);

@@ -1,5 +1,7 @@
-// A campaign: checkConformance on one target, in this thread or split over worker threads (each
-// worker runs its own seed and a share of the runs; the first failure wins).
+// A campaign: checkConformance on one target, in this thread or split over worker threads. The
+// workers split the campaign as shards do (generate/shard.ts): same seed, worker i of W runs every
+// W-th run of the campaign's (or its shard's) run order, so the runs executed are those of one
+// thread; the first failure found wins.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,7 +9,8 @@ import { Worker } from 'node:worker_threads';
 import type { DomainOptions } from '../../model/types.ts';
 import { checkConformance, type Report } from '../index.ts';
 import type { DatabaseOptions } from '../db/database.ts';
-import { mergeStatistics } from '../verdict/statistics.ts';
+import { mergeReports } from '../report/merge.ts';
+import { runsOwned, workerShard, WHOLE, type Shard } from '../generate/shard.ts';
 import { openTarget, UsageError, type TargetSpec } from './target.ts';
 
 export interface CampaignOptions {
@@ -20,6 +23,8 @@ export interface CampaignOptions {
   domains?: Partial<DomainOptions>[];
   /** Worker threads (1: run in this thread). */
   workers: number;
+  /** Only this share of the campaign (`check --shard K/N`). */
+  shard?: Shard;
   /** Where the repro test will be written (for its import paths). */
   reproDir: string;
   /** The failure database (plain data: it goes to the workers; only the first replays it). */
@@ -55,6 +60,7 @@ export async function runHere(
       stepTimeoutMs: spec.kind === 'exec' ? (spec.stepTimeoutMs ?? 5000) + 5000 : undefined,
       repro: target.repro(options.reproDir),
       database: options.database,
+      shard: options.shard,
       onProgress: options.onProgress && ((p) => options.onProgress!({ runsDone: p.runsDone, steps: p.steps })),
     });
   } finally {
@@ -86,7 +92,7 @@ function startWorker(data: WorkerRequest): Worker {
 
 async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise<Report> {
   const n = options.workers;
-  const share = (i: number) => Math.floor(options.numRuns / n) + (i < options.numRuns % n ? 1 : 0);
+  const shardOf = (i: number) => workerShard(options.shard ?? WHOLE, i, n);
   const progress = Array.from({ length: n }, () => ({ runsDone: 0, steps: 0 }));
   const workers: Worker[] = [];
   const exited = new Set<Worker>();
@@ -120,16 +126,15 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
       void stopAll(winner?.worker).then(() => (err ? rejectAll(err) : resolveAll(winner ? [winner.report] : (reports as Report[]))));
     };
     for (let i = 0; i < n; i++) {
-      if (share(i) === 0) {
-        reports[i] = { ok: true, numRuns: 0, seed: options.seed + i, statistics: {} };
+      if (runsOwned(shardOf(i), options.numRuns) === 0) {
+        reports[i] = { ok: true, numRuns: 0, seed: options.seed, statistics: {}, bitsReached: {} };
         continue;
       }
       const w = startWorker({
         spec,
         options: {
           ...options,
-          seed: options.seed + i,
-          numRuns: share(i),
+          shard: shardOf(i),
           onProgress: undefined,
           // The first worker replays the database; the others generate at once.
           database: options.database && { ...options.database, replay: i === 0 && options.database.replay !== false },
@@ -160,12 +165,6 @@ async function runInWorkers(spec: TargetSpec, options: CampaignOptions): Promise
     if (workers.length === 0) finish();
   });
 
-  if (results.length === 1 && !results[0]!.ok) return results[0]!;
-  return {
-    ok: results.every((r) => r.ok),
-    numRuns: results.reduce((a, r) => a + r.numRuns, 0),
-    seed: options.seed,
-    statistics: mergeStatistics(results.map((r) => r.statistics)),
-    database: results.find((r) => r.database)?.database,
-  };
+  // One failing worker's report, or every worker's (all conforming, or an error).
+  return mergeReports(results);
 }

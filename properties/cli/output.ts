@@ -1,7 +1,7 @@
 // What the CLI shows: progress while running, a summary table at the end.
 import cliProgress from 'cli-progress';
 import type { Report } from '../index.ts';
-import { describeDatabase } from '../db/describe.ts';
+import { describeDatabase, fromDatabaseLine } from '../db/describe.ts';
 import { formatRuleCoverageLine } from '../report/rules.ts';
 
 export interface Io {
@@ -70,6 +70,26 @@ export function progressView(io: Io, total: { numRuns: number; timeLimitMs?: num
     },
     stop() {},
   };
+}
+
+/** A counterexample as check prints it: the failure, the steps, how to get the repro, the replay command. */
+export function counterexampleText(report: Report, repro: string, replay: string): string {
+  const c = report.counterexample!;
+  const fromDatabase = fromDatabaseLine(report.database);
+  return [
+    c.message,
+    '',
+    ...(fromDatabase ? [fromDatabase, ''] : []),
+    report.statistics['shrink:stopped-at-budget']
+      ? `Counterexample (${c.steps.length} steps; shrinking stopped at its time budget, a shorter one may exist: --shrink-time to give it more):`
+      : `Minimal counterexample (${c.steps.length} steps):`,
+    ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
+    '',
+    repro,
+    '',
+    `Replay: ${replay}`,
+    '',
+  ].join('\n');
 }
 
 const table = (rows: [string, string][]): string => {

@@ -14,7 +14,10 @@ import { defaultDatabaseDir } from '../db/database.ts';
 import { fromDatabaseLine, shortPath } from '../db/describe.ts';
 import { runCampaign } from './campaign.ts';
 import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
-import { processIo, progressView, summary, type Io } from './output.ts';
+import { counterexampleText, processIo, progressView, summary, type Io } from './output.ts';
+import { parseShard, type CampaignRecord, type CampaignReport } from './shard.ts';
+import { runsOwned, WHOLE, type Shard } from '../generate/shard.ts';
+import { merge } from './merge.ts';
 import { formatRuleTable } from '../report/rules.ts';
 import { describeTarget, openTarget, parseImpl, UsageError, type TargetSpec } from './target.ts';
 
@@ -67,6 +70,8 @@ interface CheckFlags {
   domains?: string;
   iotlb?: number | 'inf';
   workers: number;
+  /** --shard K/N. */
+  shard?: Shard;
   out?: string;
   /** --db DIR, --no-db (false). */
   db?: string | false;
@@ -75,6 +80,8 @@ interface CheckFlags {
   /** --rules: the table of the contract's rules and how often each was exercised. */
   rules?: boolean;
 }
+
+const ordinal = (n: number): string => (n === 2 ? 'second' : n === 3 ? 'third' : `${n}th`);
 
 /** A POSIX-shell quoted word. */
 const sh = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
@@ -127,6 +134,8 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     throw e;
   }
   if (flags.path !== undefined && flags.seed === undefined) throw new UsageError('--path replays a generated case: give its --seed too');
+  if (flags.shard !== undefined && flags.seed === undefined) throw new UsageError('--shard needs --seed: every shard must run the same campaign');
+  if (flags.shard !== undefined && flags.path !== undefined) throw new UsageError('--path replays one run of the whole campaign: give it without --shard');
   const seed = flags.seed ?? Math.floor(Math.random() * 0x7fffffff);
   const timeLimitMs = flags.time === undefined ? undefined : Math.round(flags.time * 1000);
   // With a time limit and no run count, the time decides.
@@ -135,18 +144,20 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   const workers = flags.workers;
   // --db DIR, --no-db, else IOMMU_CONFORMANCE_DB or .iommu-conformance/ in the working directory.
   const dbDir = flags.db === false ? false : (flags.db ?? defaultDatabaseDir());
-  const database = dbDir === false ? undefined : { dir: resolve(dbDir), target: databaseTarget(spec) };
+  // A campaign replays the database once: in its first shard.
+  const database = dbDir === false ? undefined : { dir: resolve(dbDir), target: databaseTarget(spec), ...(flags.shard && flags.shard.index > 1 ? { replay: false } : {}) };
 
   if (!flags.json && !flags.quiet)
     io.err(
       `iommu-conformance: checking ${describeTarget(spec)}, seed ${seed}` +
         (timeLimitMs !== undefined ? `, ${flags.time} s` : '') +
         (flags.runs !== undefined || timeLimitMs === undefined ? `, ${numRuns} runs` : '') +
-        (workers > 1 ? `, ${workers} workers (seeds ${seed}..${seed + workers - 1})` : '') +
+        (flags.shard ? `, shard ${flags.shard.index}/${flags.shard.count} (${flags.runs !== undefined ? `${runsOwned(flags.shard, numRuns)} of the runs` : 'every ' + ordinal(flags.shard.count) + ' run'})` : '') +
+        (workers > 1 ? `, ${workers} workers` : '') +
         '\n',
     );
   const t0 = Date.now();
-  const progress = progressView(io, { numRuns, timeLimitMs }, Boolean(flags.json || flags.quiet));
+  const progress = progressView(io, { numRuns: flags.shard ? runsOwned(flags.shard, numRuns) : numRuns, timeLimitMs }, Boolean(flags.json || flags.quiet));
   let report: Report;
   try {
     report = await runCampaign(spec, {
@@ -158,6 +169,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
       shrinkTimeMs: flags.shrinkTime === undefined ? undefined : Math.round(flags.shrinkTime * 1000),
       domains,
       workers,
+      shard: flags.shard,
       reproDir: outDir ?? process.cwd(),
       database,
       onProgress: (p) => progress.update(p),
@@ -190,44 +202,42 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     writeFileSync(written.trace, JSON.stringify(toTraceJson(compact(trace)), null, 2) + '\n');
   }
 
+  // A counterexample from the database has no seed and path: its entry is a trace file.
+  const saved = report.database?.saved ?? report.database?.from;
+  const replay =
+    fromDatabaseLine(report.database) && saved !== undefined
+      ? ['iommu-conformance', 'replay', shortPath(saved)]
+      : [
+          'iommu-conformance',
+          'check',
+          ...targetArgs(spec),
+          ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
+          ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
+          ...(flags.shrinkTime !== undefined ? ['--shrink-time', String(flags.shrinkTime)] : []),
+          '--seed',
+          String(report.seed),
+          ...(report.path !== undefined ? ['--path', report.path] : []),
+        ];
+  const replayLine = replay.map(sh).join(' ');
+
   if (flags.json) {
-    io.out(reportJson(report) + '\n');
+    const campaign: CampaignRecord = compact({
+      target: spec,
+      seed,
+      runs: numRuns,
+      timeSeconds: flags.time,
+      maxCommands: flags.maxCommands,
+      domains: flags.domains,
+      shrinkTimeSeconds: flags.shrinkTime,
+    });
+    const json: CampaignReport = compact({ ...report, campaign, shard: flags.shard ?? WHOLE, elapsedMs: elapsed, replay: report.counterexample && replayLine });
+    io.out(reportJson(json) + '\n');
   } else {
     if (report.counterexample) {
-      const c = report.counterexample;
-      const fromDatabase = fromDatabaseLine(report.database);
-      const saved = report.database?.saved ?? report.database?.from;
-      // A counterexample from the database has no seed and path: its entry is a trace file.
-      const replay =
-        fromDatabase && saved !== undefined
-          ? ['iommu-conformance', 'replay', shortPath(saved)]
-          : [
-              'iommu-conformance',
-              'check',
-              ...targetArgs(spec),
-              ...(flags.domains !== undefined ? ['--domains', flags.domains] : []),
-              ...(flags.maxCommands !== undefined ? ['--max-commands', String(flags.maxCommands)] : []),
-              ...(flags.shrinkTime !== undefined ? ['--shrink-time', String(flags.shrinkTime)] : []),
-              '--seed',
-              String(report.seed),
-              ...(report.path !== undefined ? ['--path', report.path] : []),
-            ];
-      io.out(
-        [
-          c.message,
-          '',
-          ...(fromDatabase ? [fromDatabase, ''] : []),
-          report.statistics['shrink:stopped-at-budget']
-            ? `Counterexample (${c.steps.length} steps; shrinking stopped at its time budget, a shorter one may exist: --shrink-time to give it more):`
-            : `Minimal counterexample (${c.steps.length} steps):`,
-          ...c.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s}`),
-          '',
-          written ? `Repro test: ${written.test}\nTrace:      ${written.trace} (iommu-conformance replay ${sh(written.trace)})` : `Repro test (use --out DIR to write it to a file):\n${c.repro}`,
-          '',
-          `Replay: ${replay.map(sh).join(' ')}`,
-          '',
-        ].join('\n'),
-      );
+      const repro = written
+        ? `Repro test: ${written.test}\nTrace:      ${written.trace} (iommu-conformance replay ${sh(written.trace)})`
+        : `Repro test (use --out DIR to write it to a file):\n${report.counterexample.repro}`;
+      io.out(counterexampleText(report, repro, replayLine));
     } else if (report.error !== undefined) {
       io.out(`error: ${report.error}\n\n`);
     }
@@ -318,7 +328,8 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .option('--shrink-time <seconds>', 'time allowed to shrink a failure (default 6)', seconds('--shrink-time'))
     .option('--max-commands <n>', 'commands per run at most (default 60)', int('--max-commands', 0))
     .option('--domains <list>', `domain kinds to generate, comma-separated, words joined with +: ${DOMAIN_WORDS}`)
-    .option('--workers <n>', 'worker threads, each with its own seed (seed, seed+1, ...) and a share of the runs', int('--workers', 1, MAX_WORKERS), 1)
+    .option('--workers <n>', 'worker threads sharing the runs of the campaign (worker i of N: every N-th run from run i)', int('--workers', 1, MAX_WORKERS), 1)
+    .option('--shard <k/n>', 'run shard K of N of the campaign (run r when r mod N = K-1; --runs counts the whole campaign, --time is per shard; needs --seed); merge their --json reports with merge', parseShard)
     .option('--out <dir>', 'on failure, write DIR/counterexample.test.ts and DIR/counterexample.json')
     .option('--db <dir>', 'the failure database: counterexamples saved, replayed first next time, dropped once they pass (default .iommu-conformance/)')
     .option('--no-db', 'no failure database: read and write nothing')
@@ -327,6 +338,15 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     .addOption(new Option('--quiet', 'no progress output'))
     .action(async (flags: CheckFlags) => {
       code = await check(flags, io);
+    });
+
+  program
+    .command('merge')
+    .argument('<reports...>', 'the --json reports of every shard of one campaign (check --shard K/N --json)')
+    .description("combine the shards' reports into one verdict, one statistics table and the first counterexample (by run order)")
+    .option('--json', 'print the merged report as JSON')
+    .action(async (files: string[], flags: { json?: boolean }) => {
+      code = merge(files, flags, io);
     });
 
   targetOptions(program.command('replay').argument('<file>', 'a counterexample.json written by check --out'))

@@ -48,16 +48,29 @@ export function summarizeRules(stats: Statistics, caps: ResolvedCapabilities): v
   for (const id of RULE_IDS) if (ruleApplies(id, caps)) stats[`rule:${id}`] ??= 0;
 }
 
+/** A campaign's counters with the bits it reached (`Report.bitsReached`), as reports carry them. */
+export interface Counted {
+  readonly statistics: Statistics;
+  readonly bitsReached?: Record<string, number[]>;
+}
+
 /**
- * The statistics of several campaigns (workers, shards) as one: counters add up; a bit class
- * reached by any of them counts its best (`bits:*`: each campaign reports how many bits it
- * reached, not which, so the sum would overcount).
+ * The statistics of several campaigns (workers, shards) as one: counters add up; `bits:<class>`
+ * counts the union of the bits they reached (their best, when a report does not say which),
+ * `bits:<class>:of` and the times (`time:*`: the campaigns ran side by side) take the largest.
  */
-export function mergeStatistics(list: readonly Statistics[]): Statistics {
-  const out: Statistics = {};
-  for (const stats of list)
-    for (const [k, v] of Object.entries(stats)) out[k] = k.startsWith('bits:') ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
-  return out;
+export function mergeStatistics(list: readonly Counted[]): Required<Counted> {
+  const statistics: Statistics = {};
+  const largest = (k: string) => k.startsWith('bits:') || k.startsWith('time:');
+  for (const { statistics: stats } of list)
+    for (const [k, v] of Object.entries(stats)) statistics[k] = largest(k) ? Math.max(statistics[k] ?? 0, v) : (statistics[k] ?? 0) + v;
+  const union = new Map<string, Set<number>>();
+  for (const { bitsReached = {} } of list)
+    for (const [bitClass, bits] of Object.entries(bitsReached)) union.set(bitClass, new Set([...(union.get(bitClass) ?? []), ...bits]));
+  const bitsReached = Object.fromEntries([...union].map(([bitClass, bits]) => [bitClass, [...bits].sort((x, y) => x - y)]));
+  if (list.every((r) => r.bitsReached !== undefined))
+    for (const [bitClass, bits] of Object.entries(bitsReached)) statistics[`bits:${bitClass}`] = bits.length;
+  return { statistics, bitsReached };
 }
 
 function countAnswer(stats: Statistics, call: Call, answer: unknown): void {
@@ -125,9 +138,10 @@ function v2Shapes(call: Call, { domains: views, attachments }: NonNullable<Param
 
 /**
  * Replaces the per-bit counters (`bit:<class>-b<bit>`) by one per class: `bits:<class>` is how
- * many of its bits a pair reached, `bits:<class>:of` how many it has.
+ * many of its bits a pair reached, `bits:<class>:of` how many it has. Returns the bits reached
+ * by class (sorted), so that reports can be merged (the union of their bits).
  */
-export function summarizeBits(stats: Statistics, sizes: Record<string, number>): void {
+export function summarizeBits(stats: Statistics, sizes: Record<string, number>): Record<string, number[]> {
   const reached = new Map<string, Set<string>>();
   for (const key of Object.keys(stats).filter((k) => k.startsWith('bit:'))) {
     const [bitClass, bit] = key.slice(4).split(/-b(?=\d+$)/);
@@ -138,5 +152,6 @@ export function summarizeBits(stats: Statistics, sizes: Record<string, number>):
     stats[`bits:${bitClass}`] = reached.get(bitClass)?.size ?? 0;
     stats[`bits:${bitClass}:of`] = size;
   }
+  return Object.fromEntries([...reached].map(([bitClass, bits]) => [bitClass, [...bits].map(Number).sort((a, b) => a - b)]));
 }
 
