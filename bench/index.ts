@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { Bench } from 'tinybench';
 import { FastIommu } from '../impl/index.ts';
 import type { Iommu, Translation } from '../model/types.ts';
+import { makeFloor, rng } from './floor.ts';
 
 const args = new Set(process.argv.slice(2));
 const JSON_OUT = args.has('--json');
@@ -22,18 +23,6 @@ const G1 = 0x4000_0000n;
 type Sync = {
   [K in keyof Iommu]: Iommu[K] extends (...a: infer A) => infer R ? (...a: A) => Awaited<R> : Iommu[K];
 };
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gcNow(): void {
   setFlagsFromString('--expose-gc');
@@ -132,16 +121,6 @@ function makeTrace(regions: Map<number, Region[]>, n: number, random: () => numb
     t.access.push(r.writable && random() < 0.3 ? 'write' : 'read');
   }
   return t;
-}
-
-/** The floor: per request, `Number(iova >> 12n)`, a Float64Array read, `BigInt(...)`, a result object. */
-function makeFloor(): (device: number, pasid: number | null, iova: bigint, access: string) => Translation {
-  const table = new Float64Array(1 << 20);
-  for (let i = 0; i < table.length; i++) table[i] = (i * 7919) % (1 << 28);
-  return (_device, _pasid, iova, _access) => {
-    const pfn = Number(iova >> 12n);
-    return { ok: true, pa: BigInt(table[pfn & 0xfffff]! * 4096 + Number(iova & 0xfffn)) };
-  };
 }
 
 // ------------------------------------------------------------------ reporting
