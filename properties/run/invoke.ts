@@ -14,15 +14,34 @@ export function andThen<T, U>(value: Maybe<T>, next: (v: T) => Maybe<U>): Maybe<
 }
 
 /** Runs `each` over `items` in order, staying synchronous while every step is. */
-export function forEachInOrder<T>(items: readonly T[], each: (item: T) => Maybe<void>, from = 0): Maybe<void> {
+export function forEachInOrder<T>(items: readonly T[], each: (item: T, index: number) => Maybe<void>, from = 0): Maybe<void> {
   for (let i = from; i < items.length; i++) {
-    const done = each(items[i]);
+    const done = each(items[i]!, i);
     if (isPromiseLike(done)) return Promise.resolve(done).then(() => forEachInOrder(items, each, i + 1));
   }
 }
 
+/**
+ * Marks an implementation whose calls may be made before earlier ones have answered: it answers
+ * them in the order made, each as if the earlier ones had completed (the subprocess adapter,
+ * first in, first out over a pipe). The harness then pipelines the probe translations of a step.
+ * An in-process asynchronous implementation is never pipelined: interleaved async calls could
+ * change what it answers.
+ */
+export const PIPELINED: unique symbol = Symbol.for('iommu-conformance.pipelined');
+
+export const isPipelined = (iommu: Iommu): boolean => (iommu as { [PIPELINED]?: unknown })[PIPELINED] === true;
+
 /** Calls the method named by `call.op`; a throw (or a rejected promise) becomes `{ threw }`. */
 export function invoke(iommu: Iommu, call: Call, timeoutMs: number): Maybe<Outcome> {
+  return awaitOutcome(issue(iommu, call), timeoutMs);
+}
+
+/**
+ * Makes the call without waiting for its answer: the outcome, or a promise of it (which never
+ * rejects) when the answer is a promise. `awaitOutcome` then applies the time limit.
+ */
+export function issue(iommu: Iommu, call: Call): Outcome | Promise<Outcome> {
   let answer: unknown;
   try {
     answer = dispatch(iommu, call);
@@ -36,13 +55,18 @@ export function invoke(iommu: Iommu, call: Call, timeoutMs: number): Maybe<Outco
     return { threw };
   }
   if (!promise) return { answer };
+  return Promise.resolve(answer).then(
+    (value): Outcome => ({ answer: value }),
+    (threw: unknown): Outcome => ({ threw }),
+  );
+}
+
+/** The outcome of an issued call; a promise not settled within `timeoutMs` from now is a throw. */
+export function awaitOutcome(issued: Outcome | Promise<Outcome>, timeoutMs: number): Maybe<Outcome> {
+  if (!(issued instanceof Promise)) return issued;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => resolve({ threw: new Error(`no answer within ${timeoutMs} ms`) }), timeoutMs);
   });
-  const settled = Promise.resolve(answer).then(
-    (value): Outcome => ({ answer: value }),
-    (threw: unknown): Outcome => ({ threw }),
-  );
-  return Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([issued, timeout]).finally(() => clearTimeout(timer));
 }

@@ -13,7 +13,7 @@ import { focusOf, probesAfter, type StateView } from '../probe/probe.ts';
 import { formatCall, literal } from '../report/format.ts';
 import { classify } from '../verdict/classify.ts';
 import { shapesOf } from '../verdict/statistics.ts';
-import { andThen, forEachInOrder, invoke, type Maybe } from './invoke.ts';
+import { andThen, awaitOutcome, forEachInOrder, invoke, isPipelined, issue, type Maybe, type Outcome } from './invoke.ts';
 import { ConformanceFailure, type CallEntry, type Judgement, type TraceEntry } from './trace.ts';
 
 export interface RunSettings {
@@ -62,9 +62,7 @@ export class RunContext {
     const shapes = bit === undefined ? shapesOf(call, before, this.memory.destroyed) : [...shapesOf(call, before, this.memory.destroyed), bit];
     const probe = (): Maybe<void> =>
       withProbes && focus
-        ? forEachInOrder(probesAfter(this.view(), call, focus, this.steps, [...this.memory.pastMappings.slice(-2), ...this.memory.recentlyUnmapped.slice(-1)]), (p) =>
-            this.execute(p, true, []),
-          )
+        ? this.executeProbes(probesAfter(this.view(), call, focus, this.steps, [...this.memory.pastMappings.slice(-2), ...this.memory.recentlyUnmapped.slice(-1)]))
         : undefined;
     return andThen(this.execute(call, false, shapes), () => andThen(probe(), () => (withSelfCheck ? this.selfCheck() : undefined)));
   }
@@ -86,31 +84,45 @@ export class RunContext {
   }
 
   private execute(call: Call, probe: boolean, shapes: readonly string[]): Maybe<void> {
-    return andThen(invoke(this.iommu, call, this.settings.stepTimeoutMs), (outcome) => {
-      const record = (answer: unknown, judgement: Judgement, dirty?: CallEntry['dirty'], rules?: CallEntry['rules']): void => {
-        this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes, ...(dirty ? { dirty } : {}), ...(rules ? { rules } : {}) });
-      };
-      if ('threw' in outcome) {
-        record(outcome.threw, 'threw');
-        throw new ConformanceFailure('THREW', `${formatCall(call)} threw instead of answering: ${errorText(outcome.threw)}`, this.allowedAnswers(call));
-      }
-      const answer = outcome.answer;
-      let verdict: Verdict;
-      try {
-        verdict = this.model.check(call, answer);
-      } catch (error) {
-        // An answer whose reading throws (a getter, a Proxy): the implementation threw, in effect.
-        record(error, 'threw');
-        throw new ConformanceFailure('THREW', `${formatCall(call)} answered a value that throws when read: ${errorText(error)}`, this.allowedAnswers(call));
-      }
-      if (!verdict.conforming) {
-        record(answer, 'failed');
-        // A non-conforming answer changes nothing in the model: what it allows is still as before.
-        throw this.failure(call, answer, verdict, this.allowedAnswers(call));
-      }
-      record(answer, verdict.stale ? 'stale' : 'conforming', verdict.dirty, verdict.rules);
-      if ((answer as { ok?: unknown }).ok === true) this.memory.succeeded(call);
-    });
+    return andThen(invoke(this.iommu, call, this.settings.stepTimeoutMs), (outcome) => this.judge(call, probe, shapes, outcome));
+  }
+
+  /**
+   * The probe translations of a step. A pipelined implementation gets them all at once (none
+   * depends on another's answer) and they are judged in order as they come, each answer within
+   * the step time limit of the one before: the trace is the same as one call at a time.
+   */
+  private executeProbes(probes: readonly Call[]): Maybe<void> {
+    if (!isPipelined(this.iommu)) return forEachInOrder(probes, (p) => this.execute(p, true, []));
+    const issued = probes.map((p) => issue(this.iommu, p));
+    return forEachInOrder(probes, (p, i) => andThen(awaitOutcome(issued[i]!, this.settings.stepTimeoutMs), (outcome) => this.judge(p, true, [], outcome)));
+  }
+
+  /** Records the outcome of a call in the trace; throws the failure if it does not conform. */
+  private judge(call: Call, probe: boolean, shapes: readonly string[], outcome: Outcome): void {
+    const record = (answer: unknown, judgement: Judgement, dirty?: CallEntry['dirty'], rules?: CallEntry['rules']): void => {
+      this.trace.push({ call, answer, threw: judgement === 'threw', probe, judgement, shapes, ...(dirty ? { dirty } : {}), ...(rules ? { rules } : {}) });
+    };
+    if ('threw' in outcome) {
+      record(outcome.threw, 'threw');
+      throw new ConformanceFailure('THREW', `${formatCall(call)} threw instead of answering: ${errorText(outcome.threw)}`, this.allowedAnswers(call));
+    }
+    const answer = outcome.answer;
+    let verdict: Verdict;
+    try {
+      verdict = this.model.check(call, answer);
+    } catch (error) {
+      // An answer whose reading throws (a getter, a Proxy): the implementation threw, in effect.
+      record(error, 'threw');
+      throw new ConformanceFailure('THREW', `${formatCall(call)} answered a value that throws when read: ${errorText(error)}`, this.allowedAnswers(call));
+    }
+    if (!verdict.conforming) {
+      record(answer, 'failed');
+      // A non-conforming answer changes nothing in the model: what it allows is still as before.
+      throw this.failure(call, answer, verdict, this.allowedAnswers(call));
+    }
+    record(answer, verdict.stale ? 'stale' : 'conforming', verdict.dirty, verdict.rules);
+    if ((answer as { ok?: unknown }).ok === true) this.memory.succeeded(call);
   }
 
   private selfCheck(): Maybe<void> {
