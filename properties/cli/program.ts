@@ -1,16 +1,16 @@
 // The iommu-conformance command line: `check` (default) and `replay`. `runCli` returns the exit
 // code instead of exiting, so tests can run it in-process:
 //   0 conforming (or a replay that no longer fails), 1 counterexample, 2 usage or adapter error.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Call, DomainOptions } from '../../model/types.ts';
+import type { DomainOptions } from '../../model/types.ts';
 import { resolveCapabilities } from '../../model/validate.ts';
 import { literal, formatCall, type Report } from '../index.ts';
 import { defaultKinds } from '../check.ts';
-import { fromTraceJson, toTraceJson } from '../adapters/protocol.ts';
+import { toTraceJson } from '../adapters/protocol.ts';
 import { replayCalls } from '../run/replay.ts';
-import { defaultDatabaseDir } from '../db/database.ts';
+import { DEFAULT_DB_DIR, defaultDatabaseDir } from '../db/database.ts';
 import { fromDatabaseLine, shortPath } from '../db/describe.ts';
 import { runCampaign } from './campaign.ts';
 import { DOMAIN_WORDS, DomainsError, parseDomains } from './domains.ts';
@@ -18,24 +18,12 @@ import { counterexampleText, processIo, progressView, summary, type Io } from '.
 import { parseShard, type CampaignRecord, type CampaignReport } from './shard.ts';
 import { runsOwned, WHOLE, type Shard } from '../generate/shard.ts';
 import { merge } from './merge.ts';
+import { checkWritableDirectory, PathError, writeFiles } from './paths.ts';
+import { readTraceFile, TRACE_VERSION, type TraceFile } from './trace-file.ts';
 import { formatRuleTable } from '../report/rules.ts';
 import { describeTarget, openTarget, parseImpl, UsageError, type TargetSpec } from './target.ts';
 
-const TRACE_VERSION = 1;
-
-/** counterexample.json */
-export interface TraceFile {
-  version: number;
-  target: TargetSpec;
-  seed: number;
-  path?: string;
-  maxCommands?: number;
-  domains?: Partial<DomainOptions>[];
-  property: string;
-  message: string;
-  steps: string[];
-  calls: Call[];
-}
+export type { TraceFile } from './trace-file.ts';
 
 const int = (name: string, min: number, max?: number) => (value: string): number => {
   const n = Number(value);
@@ -145,7 +133,26 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   // --db DIR, --no-db, else IOMMU_CONFORMANCE_DB or .iommu-conformance/ in the working directory.
   const dbDir = flags.db === false ? false : (flags.db ?? defaultDatabaseDir());
   // A campaign replays the database once: in its first shard.
-  const database = dbDir === false ? undefined : { dir: resolve(dbDir), target: databaseTarget(spec), ...(flags.shard && flags.shard.index > 1 ? { replay: false } : {}) };
+  // Every directory the run may write is checked before any work (issue 17, item 4).
+  const outFiles = { test: 'counterexample.test.ts', trace: 'counterexample.json' };
+  if (outDir !== undefined)
+    try {
+      checkWritableDirectory(outDir, Object.values(outFiles));
+    } catch (e) {
+      if (e instanceof PathError) throw new UsageError(`--out: ${e.message}`);
+      throw e;
+    }
+  let database = dbDir === false ? undefined : { dir: resolve(dbDir), target: databaseTarget(spec), ...(flags.shard && flags.shard.index > 1 ? { replay: false } : {}) };
+  if (database !== undefined)
+    try {
+      checkWritableDirectory(database.dir);
+    } catch (e) {
+      if (!(e instanceof PathError)) throw e;
+      // A database asked for (--db, IOMMU_CONFORMANCE_DB) must work; the default one is a convenience.
+      if (flags.db !== undefined || defaultDatabaseDir() !== DEFAULT_DB_DIR) throw new UsageError(`--db: ${e.message}`);
+      io.err(`iommu-conformance: the failure database is off for this run: ${e.message}\n`);
+      database = undefined;
+    }
 
   if (!flags.json && !flags.quiet)
     io.err(
@@ -178,12 +185,15 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     progress.stop();
   }
   const elapsed = Date.now() - t0;
+  // Options checkConformance refuses (a --path of the wrong form) are usage errors: one line, no summary.
+  if (report.error?.startsWith('bad options: ') && !report.counterexample) throw new UsageError(report.error.split('\n')[0]!);
   // The database's lines (entries dropped, skipped, a directory it cannot use): one each.
   for (const line of report.database?.messages ?? []) io.err(`iommu-conformance: ${line}\n`);
 
   let written: { test: string; trace: string } | undefined;
+  /** Why --out could not be written (checked before the run, so rare): the counterexample is printed whole instead. */
+  let notWritten: string | undefined;
   if (outDir !== undefined && report.counterexample) {
-    mkdirSync(outDir, { recursive: true });
     const trace: TraceFile = {
       version: TRACE_VERSION,
       // An executable's command may be relative: record where it ran.
@@ -197,9 +207,17 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
       steps: report.counterexample.steps,
       calls: report.counterexample.calls,
     };
-    written = { test: resolve(outDir, 'counterexample.test.ts'), trace: resolve(outDir, 'counterexample.json') };
-    writeFileSync(written.test, report.counterexample.repro);
-    writeFileSync(written.trace, JSON.stringify(toTraceJson(compact(trace)), null, 2) + '\n');
+    try {
+      const files = writeFiles(outDir, {
+        [outFiles.test]: report.counterexample.repro,
+        [outFiles.trace]: JSON.stringify(toTraceJson(compact(trace)), null, 2) + '\n',
+      });
+      written = { test: files[outFiles.test]!, trace: files[outFiles.trace]! };
+    } catch (e) {
+      if (!(e instanceof PathError)) throw e;
+      notWritten = e.message;
+      io.err(`iommu-conformance: --out: ${e.message}; the counterexample is printed below instead\n`);
+    }
   }
 
   // A counterexample from the database has no seed and path: its entry is a trace file.
@@ -236,7 +254,9 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
     if (report.counterexample) {
       const repro = written
         ? `Repro test: ${written.test}\nTrace:      ${written.trace} (iommu-conformance replay ${sh(written.trace)})`
-        : `Repro test (use --out DIR to write it to a file):\n${report.counterexample.repro}`;
+        : notWritten !== undefined
+          ? `Repro test (could not be written to ${outDir}: ${notWritten}):\n${report.counterexample.repro}`
+          : `Repro test (use --out DIR to write it to a file):\n${report.counterexample.repro}`;
       io.out(counterexampleText(report, repro, replayLine));
     } else if (report.error !== undefined) {
       io.out(`error: ${report.error}\n\n`);
@@ -251,14 +271,7 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
 }
 
 async function replay(file: string, flags: { impl?: string; exec?: string; iotlb?: number | 'inf'; stepTimeout?: number; json?: boolean }, io: Io): Promise<number> {
-  let trace: TraceFile;
-  try {
-    trace = fromTraceJson(JSON.parse(readFileSync(file, 'utf8'))) as TraceFile;
-  } catch (e) {
-    throw new UsageError(`replay: cannot read ${file}: ${(e as Error).message}`);
-  }
-  if (typeof trace !== 'object' || trace === null || !Array.isArray(trace.calls) || typeof trace.target !== 'object')
-    throw new UsageError(`replay: ${file} is not a counterexample.json (no target or calls)`);
+  const trace = readTraceFile(file);
   const override = flags.impl !== undefined || flags.exec !== undefined || flags.iotlb !== undefined;
   const spec = override ? targetOf(flags) : trace.target;
   const target = await openTarget(spec);
