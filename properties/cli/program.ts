@@ -22,6 +22,7 @@ import { checkWritableDirectory, PathError, writeFiles } from './paths.ts';
 import { readTraceFile, TRACE_VERSION, type TraceFile } from './trace-file.ts';
 import { formatRuleTable } from '../report/rules.ts';
 import { describeTarget, openTarget, parseImpl, UsageError, type TargetSpec } from './target.ts';
+import { QEMU_DEVICES, type QemuDevice } from '../adapters/qemu/open.ts';
 
 export type { TraceFile } from './trace-file.ts';
 
@@ -49,6 +50,9 @@ interface CheckFlags {
   impl?: string;
   exec?: string;
   stepTimeout?: number;
+  qemu?: string;
+  qemuAsLinux?: boolean;
+  qemuBinary?: string;
   runs?: number;
   seed?: number;
   path?: string;
@@ -74,8 +78,19 @@ const ordinal = (n: number): string => (n === 2 ? 'second' : n === 3 ? 'third' :
 /** A POSIX-shell quoted word. */
 const sh = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
-function targetOf(flags: Pick<CheckFlags, 'impl' | 'exec' | 'iotlb' | 'stepTimeout'>): TargetSpec {
-  if (flags.impl !== undefined && flags.exec !== undefined) throw new UsageError('--impl and --exec are exclusive: check one target at a time');
+type TargetFlags = Pick<CheckFlags, 'impl' | 'exec' | 'iotlb' | 'stepTimeout' | 'qemu' | 'qemuAsLinux' | 'qemuBinary'>;
+
+function targetOf(flags: TargetFlags): TargetSpec {
+  if ([flags.impl, flags.exec, flags.qemu].filter((x) => x !== undefined).length > 1)
+    throw new UsageError('--impl, --exec and --qemu are exclusive: check one target at a time');
+  if ((flags.qemuAsLinux || flags.qemuBinary !== undefined) && flags.qemu === undefined)
+    throw new UsageError('--qemu-as-linux and --qemu-binary apply to --qemu only');
+  if (flags.qemu !== undefined) {
+    if (flags.iotlb !== undefined || flags.stepTimeout !== undefined) throw new UsageError('--iotlb and --step-timeout do not apply to --qemu');
+    if (!(QEMU_DEVICES as readonly string[]).includes(flags.qemu))
+      throw new UsageError(`--qemu must be one of ${QEMU_DEVICES.join(', ')}, not ${JSON.stringify(flags.qemu)}`);
+    return { kind: 'qemu', device: flags.qemu as QemuDevice, ...(flags.qemuAsLinux ? { asLinux: true } : {}), ...(flags.qemuBinary !== undefined ? { binary: flags.qemuBinary } : {}) };
+  }
   if (flags.iotlb !== undefined && (flags.impl !== undefined || flags.exec !== undefined))
     throw new UsageError('--iotlb sets the IOTLB of the built-in implementation only; it cannot apply to --impl or --exec');
   if (flags.stepTimeout !== undefined && flags.exec === undefined) throw new UsageError('--step-timeout applies to --exec only');
@@ -93,6 +108,8 @@ function targetArgs(spec: TargetSpec): string[] {
       return ['--impl', spec.module + (spec.export ? '#' + spec.export : '')];
     case 'exec':
       return ['--exec', spec.command, ...(spec.stepTimeoutMs === undefined ? [] : ['--step-timeout', String(spec.stepTimeoutMs)])];
+    case 'qemu':
+      return ['--qemu', spec.device, ...(spec.asLinux ? ['--qemu-as-linux'] : []), ...(spec.binary !== undefined ? ['--qemu-binary', spec.binary] : [])];
   }
 }
 
@@ -270,9 +287,9 @@ async function check(flags: CheckFlags, io: Io): Promise<number> {
   return 2;
 }
 
-async function replay(file: string, flags: { impl?: string; exec?: string; iotlb?: number | 'inf'; stepTimeout?: number; json?: boolean }, io: Io): Promise<number> {
+async function replay(file: string, flags: TargetFlags & { json?: boolean }, io: Io): Promise<number> {
   const trace = readTraceFile(file);
-  const override = flags.impl !== undefined || flags.exec !== undefined || flags.iotlb !== undefined;
+  const override = flags.impl !== undefined || flags.exec !== undefined || flags.iotlb !== undefined || flags.qemu !== undefined;
   const spec = override ? targetOf(flags) : trace.target;
   const target = await openTarget(spec);
   try {
@@ -321,7 +338,10 @@ function targetOptions(cmd: Command): Command {
     .option('--impl <path[#export]>', 'check a TS/JS module: its export is an Iommu class (no-arg constructor) or a factory function')
     .option('--exec <command>', 'check an executable speaking the JSON Lines protocol (docs/PROTOCOL.md)')
     .option('--step-timeout <ms>', 'with --exec: time allowed per answer (default 5000)', int('--step-timeout', 1, MAX_TIMEOUT_MS))
-    .option('--iotlb <n|inf>', 'IOTLB entries of the built-in implementation (inf: keep everything)', iotlb);
+    .option('--iotlb <n|inf>', 'IOTLB entries of the built-in implementation (inf: keep everything)', iotlb)
+    .option('--qemu <device>', `check QEMU's own vIOMMU through qtest, no guest OS: ${QEMU_DEVICES.join(' or ')}`)
+    .option('--qemu-as-linux', "with --qemu: skip what Linux's IOMMU core never sends (an attach to the domain already attached)")
+    .option('--qemu-binary <path>', 'with --qemu: the QEMU binary (default qemu-system-x86_64)');
 }
 
 /** Runs the CLI on `argv` (without node and script) and resolves to the exit code. */
@@ -365,7 +385,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
   targetOptions(program.command('replay').argument('<file>', 'a counterexample.json written by check --out'))
     .description('re-run a saved counterexample against its target (or the one given) and show every answer')
     .option('--json', 'print the replay as JSON')
-    .action(async (file: string, flags: { impl?: string; exec?: string; iotlb?: number | 'inf'; stepTimeout?: number; json?: boolean }) => {
+    .action(async (file: string, flags: TargetFlags & { json?: boolean }) => {
       code = await replay(file, flags, io);
     });
 

@@ -7,11 +7,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Iommu } from '../../model/types.ts';
 import { missingMethods } from '../../model/ops.ts';
 import { AdapterError, SubprocessIommu } from '../adapters/subprocess.ts';
+import { openQemu, QEMU_DEVICES, type QemuDevice } from '../adapters/qemu/open.ts';
+import { QemuError } from '../adapters/qemu/qtest.ts';
 
 export type TargetSpec =
   | { kind: 'builtin'; iotlb?: number | 'inf' }
   | { kind: 'impl'; module: string; export?: string }
-  | { kind: 'exec'; command: string; stepTimeoutMs?: number; cwd?: string };
+  | { kind: 'exec'; command: string; stepTimeoutMs?: number; cwd?: string }
+  /** QEMU's own vIOMMU, driven through qtest (properties/adapters/qemu/). */
+  | { kind: 'qemu'; device: QemuDevice; asLinux?: boolean; binary?: string };
 
 /** A usage problem or a target that cannot be used: the CLI prints it as one line and exits 2. */
 export class UsageError extends Error {
@@ -57,6 +61,8 @@ export function describeTarget(spec: TargetSpec): string {
       return `module ${spec.module}${spec.export ? '#' + spec.export : ''}`;
     case 'exec':
       return `executable \`${spec.command}\``;
+    case 'qemu':
+      return `QEMU ${spec.device}${spec.asLinux ? ' (as Linux drives it)' : ''}${spec.binary ? ` (${spec.binary})` : ''}`;
   }
 }
 
@@ -75,6 +81,8 @@ export async function openTarget(spec: TargetSpec): Promise<OpenTarget> {
       return openModule(spec.module, spec.export);
     case 'exec':
       return openExec(spec.command, spec.stepTimeoutMs, spec.cwd);
+    case 'qemu':
+      return openQemuTarget(spec);
   }
 }
 
@@ -196,6 +204,29 @@ async function openExec(command: string, stepTimeoutMs: number | undefined, cwd:
     representableOnly: true,
     description: describeTarget({ kind: 'exec', command }),
     close: () => adapter.close(),
+  };
+}
+
+async function openQemuTarget(spec: Extract<TargetSpec, { kind: 'qemu' }>): Promise<OpenTarget> {
+  if (!(QEMU_DEVICES as readonly string[]).includes(spec.device))
+    throw new UsageError(`--qemu: unknown device ${JSON.stringify(spec.device)} (one of ${QEMU_DEVICES.join(', ')})`);
+  const options = { device: spec.device, asLinux: spec.asLinux, binary: spec.binary };
+  let target: Awaited<ReturnType<typeof openQemu>>;
+  try {
+    target = await openQemu(options);
+  } catch (e) {
+    if (e instanceof QemuError) throw new UsageError(`--qemu ${spec.device}: ${e.message.split('\n')[0]}`);
+    throw e;
+  }
+  return {
+    factory: () => target.factory(),
+    repro: (dir) => ({
+      imports: `import { startQemuIommu } from '${specifier(own('properties/adapters/qemu/open'), dir)}';`,
+      create: `startQemuIommu(${JSON.stringify(options)})`,
+    }),
+    representableOnly: false,
+    description: describeTarget(spec),
+    close: () => target.close(),
   };
 }
 

@@ -4,3 +4,5 @@ export { Machine, pciConfig, type MachineOptions, type PciFunction } from './mac
 export { Edu, EDU_BUFFER, EDU_BUFFER_SIZE } from './edu.ts';
 export { PaRelocator, decodeTag, tagCommand, tagBytes, TAG_BYTES } from './tags.ts';
 export { biosFile, biosImage } from './bios.ts';
+export { VirtioIommu, UNKNOWN_PAGE, type VirtioIommuOptions } from './virtio-iommu.ts';
+export { openQemu, startQemuIommu, QEMU_DEVICES, type QemuDevice, type QemuIommu, type QemuTarget, type QemuTargetOptions } from './open.ts';
